@@ -1,0 +1,10 @@
+#pragma once
+// Sub-commands of biasscope-cli; each registers its options and runs the core.
+#include <CLI/CLI.hpp>
+
+namespace biasscope::cli {
+
+void addLrpCommand(CLI::App& app);
+void addMakeDemoCommand(CLI::App& app);
+
+}  // namespace biasscope::cli

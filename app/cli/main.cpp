@@ -1,0 +1,28 @@
+// biasscope-cli: the headless front end (servers, clusters). Thin wiring; the work is in core.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "Commands.h"
+#include "common/Error.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"BiasScope command line: relevance and bias analysis of vision models"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("biasscope-cli ") + BIASSCOPE_VERSION);
+    biasscope::cli::addLrpCommand(app);
+    biasscope::cli::addMakeDemoCommand(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const biasscope::Error& e) {
+        std::cerr << "biasscope-cli: error: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::string what = e.what();
+        std::cerr << "biasscope-cli: error: " << what.substr(0, what.find('\n')) << "\n";
+        return 3;
+    }
+    return 0;
+}

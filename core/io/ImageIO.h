@@ -1,0 +1,14 @@
+#pragma once
+// Image files as 8-bit RGB (OpenCV decodes BGR; we convert once here so no colour mix-ups downstream).
+#include <string>
+
+#include <opencv2/core/mat.hpp>
+
+namespace biasscope::io {
+
+// Returns CV_8UC3 in RGB order; grey and RGBA files are converted (alpha dropped, as PIL's convert("RGB")).
+// Throws Error naming the file when it is missing or cannot be decoded.
+cv::Mat loadRgbImage(const std::string& path);
+void saveRgbImage(const std::string& path, const cv::Mat& rgb);  // atomic
+
+}  // namespace biasscope::io

@@ -1,0 +1,7 @@
+# CPack .deb (completed in the packaging issue)
+set(CPACK_PACKAGE_NAME "biasscope")
+set(CPACK_PACKAGE_VENDOR "BiasScope")
+set(CPACK_GENERATOR "DEB")
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "BiasScope developers")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libtorch1.13, libopencv-imgcodecs406, libqt6widgets6, libqcustomplot2.1-qt6, libopenblas0-openmp")
+include(CPack)
