@@ -51,7 +51,7 @@ void runLrp(const LrpArgs& a) {
         if (!dup) targets.push_back({0, c});
     }
     const at::Tensor pixels = preprocess::vitPixels(io::loadRgbImage(a.image), model.backbone.config).to(device);
-    model = model.to(device);
+    model = model.to(device);  // (invalidates `head`)
 
     const auto t0 = std::chrono::steady_clock::now();
     const explain::RelevanceResult r = explain::explainBatched(model, pixels, targets, opt);
@@ -61,7 +61,7 @@ void runLrp(const LrpArgs& a) {
         const float v = r.inputHeatmap[static_cast<long>(i)].sum().item<float>();
         if (!std::isfinite(v)) throw Error("relevance for target " + std::to_string(targets[i].classIndex) + " is not finite (NaN/inf): check the weights");
     }
-    explain::ExportProvenance prov{a.model, head.sourceSha256, a.image, io::sha256FileHex(a.image), describeDevice(device)};
+    explain::ExportProvenance prov{a.model, model.heads.front().sourceSha256, a.image, io::sha256FileHex(a.image), describeDevice(device)};
     io::writeSafetensors(a.out, explain::relevanceTensors(r, 0), explain::relevanceMetadata(opt, prov, model, 0));
     std::cout << "wrote " << a.out << ": " << targets.size() << " target(s), rule " << a.rule << ", readout " << a.readout << ", "
               << secs << " s on " << describeDevice(device) << "\n";
