@@ -1,0 +1,47 @@
+// biasscope: the desktop application. Thin wiring: options -> MainWindow.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTimer>
+
+#include "MainWindow.h"
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setApplicationName("BiasScope");
+    QApplication::setApplicationVersion(BIASSCOPE_VERSION);
+    QCommandLineParser parser;
+    parser.setApplicationDescription("BiasScope: neuron-level bias analysis of vision models");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption model("model", "Model to open (HF directory, .safetensors or .pth).", "path");
+    QCommandLineOption image("image", "Image to open.", "path");
+    QCommandLineOption target("target", "Class index to show.", "index");
+    QCommandLineOption screenshot("screenshot", "Compute, save a screenshot of the window to this PNG and exit.", "png");
+    parser.addOptions({model, image, target, screenshot});
+    parser.process(app);
+
+    biasscope::ui::MainWindow window;
+    window.show();
+    const bool haveBoth = parser.isSet(model) && parser.isSet(image);
+    if (parser.isSet(image)) window.openImage(parser.value(image));
+    if (parser.isSet(model)) {
+        QObject::connect(&window, &biasscope::ui::MainWindow::modelReady, &window, [&] {
+            if (parser.isSet(target)) window.selectTarget(parser.value(target).toInt());
+            if (haveBoth) window.compute();
+        });
+        window.openModel(parser.value(model));
+    }
+    if (parser.isSet(screenshot)) {
+        auto save = [&] {
+            window.grab().save(parser.value(screenshot));
+            app.quit();
+        };
+        QObject::connect(&window, &biasscope::ui::MainWindow::relevanceReady, &window, [save] { QTimer::singleShot(200, save); });
+        QObject::connect(&window, &biasscope::ui::MainWindow::failed, &window, [&](const QString& m) {
+            qCritical("%s", qPrintable(m));
+            app.exit(1);
+        });
+        if (!haveBoth) QTimer::singleShot(500, save);
+    }
+    return app.exec();
+}

@@ -1,0 +1,77 @@
+#pragma once
+// First slice of the explorer: open a model and an image, pick a target, compute relevance in a
+// worker thread, see the input heatmap over the image and the layer x neuron map of a site.
+#include <QMainWindow>
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QSlider;
+class QCheckBox;
+class QCustomPlot;
+class QCPColorMap;
+class QCPColorScale;
+class QCPItemPixmap;
+
+namespace biasscope::ui {
+
+class RelevanceJob;
+struct RelevanceOutcome;
+struct ModelOutcome;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Asynchronous: modelReady() / failed() tell when it is done.
+    void openModel(const QString& path);
+    bool openImage(const QString& path);
+    void selectTarget(int classIndex);
+    void selectSite(const QString& site);
+    void compute();
+    void cancel();
+    bool busy() const;
+
+    // State for tests
+    int targetCount() const;
+    double neuronMapAbsMax() const;
+    double heatmapLimit() const;
+    QString statusText() const;
+
+signals:
+    void modelReady();
+    void relevanceReady();
+    void failed(const QString& message);
+
+private:
+    void buildUi();
+    void onModelLoaded(const std::shared_ptr<const ModelOutcome>& outcome);
+    void onFinished(const std::shared_ptr<const RelevanceOutcome>& outcome);
+    void redraw();
+    void redrawImage();
+    void redrawNeuronMap();
+    void setBusy(bool busy);
+    void showError(const QString& message);
+
+    struct State;
+    std::unique_ptr<State> state_;
+    RelevanceJob* job_ = nullptr;
+    QComboBox *targetBox_ = nullptr, *ruleBox_ = nullptr, *readoutBox_ = nullptr, *siteBox_ = nullptr;
+    QPushButton *computeButton_ = nullptr, *cancelButton_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QSlider* alphaSlider_ = nullptr;
+    QCheckBox* grayBox_ = nullptr;
+    QLabel *modelLabel_ = nullptr, *imageLabel_ = nullptr, *summaryLabel_ = nullptr, *deviationLabel_ = nullptr;
+    QCustomPlot *imagePlot_ = nullptr, *neuronPlot_ = nullptr;
+    QCPItemPixmap* overlayItem_ = nullptr;
+    QCPColorScale* imageScale_ = nullptr;
+    QCPColorMap* imageScaleMap_ = nullptr;
+    QCPColorMap* neuronMap_ = nullptr;
+    QCPColorScale* neuronScale_ = nullptr;
+};
+
+}  // namespace biasscope::ui
