@@ -35,7 +35,7 @@ void runLrp(const LrpArgs& a) {
     opt.sites.clear();
     for (const auto& s : a.sites) opt.sites.push_back(explain::parseSite(s));
     opt.gamma = {a.gamma, a.gammaConv, a.gammaLinear};
-    if (a.threads > 0) torch::set_num_threads(a.threads);
+    configureCpuThreads(a.threads);
     const c10::Device device = resolveDevice(a.device);
 
     model::VitModel model = model::loadVitModel(a.model, a.config.empty() ? std::nullopt : std::optional<std::string>(a.config), a.head);

@@ -4,6 +4,7 @@
 #include <QTimer>
 
 #include "MainWindow.h"
+#include "common/Device.h"
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
     parser.addOptions({model, image, target, screenshot});
     parser.process(app);
 
+    biasscope::configureCpuThreads(0);
     biasscope::ui::MainWindow window;
     window.show();
     const bool haveBoth = parser.isSet(model) && parser.isSet(image);

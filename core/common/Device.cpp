@@ -31,3 +31,21 @@ c10::Device resolveDevice(const std::string& name) {
 std::string describeDevice(const c10::Device& device) { return device.str(); }
 
 }  // namespace biasscope
+
+#include <cstdlib>
+#include <thread>
+
+#include <ATen/Parallel.h>
+
+namespace biasscope {
+
+int configureCpuThreads(int requested) {
+    if (requested > 0) {
+        at::set_num_threads(requested);
+    } else if (!std::getenv("OMP_NUM_THREADS")) {
+        at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    }
+    return at::get_num_threads();
+}
+
+}  // namespace biasscope

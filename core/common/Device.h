@@ -12,3 +12,9 @@ c10::Device resolveDevice(const std::string& name);
 std::string describeDevice(const c10::Device& device);
 
 }  // namespace biasscope
+
+namespace biasscope {
+// LibTorch's OpenMP pool may start with one thread (seen on Debian 12); use `requested` threads, or
+// all hardware threads when requested <= 0 and OMP_NUM_THREADS is not set. Returns the count in use.
+int configureCpuThreads(int requested);
+}  // namespace biasscope

@@ -173,6 +173,13 @@ ForwardTrace tracedForward(const VitModel& model, const at::Tensor& x, const Rel
     return tr;
 }
 
+GammaLinear sliceRows(const GammaLinear& g, std::int64_t n) {
+    if (g.y.size(1) == n) return g;
+    GammaLinear s = g;
+    for (at::Tensor* t : {&s.xPos, &s.xNeg, &s.maskPos, &s.maskNeg, &s.y, &s.inputStab}) *t = t->narrow(1, 0, n);
+    return s;
+}
+
 struct SiteAccumulator {
     Site site;
     at::Tensor perNeuron, perToken;
@@ -206,7 +213,7 @@ PassResult batchedBackward(const VitModel& model, const at::Tensor& x, const For
             if (a.site != s) continue;
             const at::Tensor v = opt.readout == Readout::Relevance ? act * grad : grad;
             a.perNeuron.select(1, layer).copy_(v.sum(1));
-            a.perToken.select(1, layer).copy_(v.sum(2));
+            a.perToken.select(1, layer).narrow(1, 0, v.size(1)).copy_(v.sum(2));  // rows without gradient stay 0
         }
     };
 
@@ -232,33 +239,41 @@ PassResult batchedBackward(const VitModel& model, const at::Tensor& x, const For
         job.checkCancelled();
         const auto& blk = bb.blocks[static_cast<std::size_t>(l)];
         const auto& t = tr.blocks[static_cast<std::size_t>(l)];
+        // Above the last block only the CLS row carries gradient, so the last block's MLP and output
+        // projection run on that row alone (exact: the other rows are zero).
+        const std::int64_t n = l == L - 1 ? 1 : N;
+        auto rows = [&](const at::Tensor& x) { return n == N ? x : x.narrow(1, 0, n); };
+        auto padRows = [&](const at::Tensor& x) { return n == N ? x : torch::constant_pad_nd(x, {0, 0, 0, N - n}); };
         record(Site::Final, l, t.out, g);
+        const at::Tensor gn = rows(g);
         // MLP branch: out = b + fc2(gelu(fc1(LN2(b))))
-        addBias(g, blk.output.bias);
-        const at::Tensor gm = opt.gamma.enabled ? gammaLinearBackward(t.fc2, g) : torch::matmul(g, blk.output.weight);
-        record(Site::Intermediate, l, t.m, gm);
-        const at::Tensor gz = gm * t.ratio;  // identity rule through GELU
+        addBias(gn, blk.output.bias);
+        const at::Tensor gm = opt.gamma.enabled ? gammaLinearBackward(sliceRows(t.fc2, n), gn) : torch::matmul(gn, blk.output.weight);
+        record(Site::Intermediate, l, rows(t.m), gm);
+        const at::Tensor gz = gm * rows(t.ratio);  // identity rule through GELU
         addBias(gz, blk.intermediate.bias);
-        const at::Tensor gw = opt.gamma.enabled ? gammaLinearBackward(t.fc1, gz) : torch::matmul(gz, blk.intermediate.weight);
-        record(Site::LnAfter, l, t.w, gw);
+        const at::Tensor gw = opt.gamma.enabled ? gammaLinearBackward(sliceRows(t.fc1, n), gz) : torch::matmul(gz, blk.intermediate.weight);
+        record(Site::LnAfter, l, rows(t.w), gw);
         addBias(gw, blk.layernormAfter.bias);
-        const at::Tensor gb = g + layerNormBackwardDetachedStd(gw, blk.layernormAfter.weight, t.invStd2);
+        const at::Tensor gbRows = gn + layerNormBackwardDetachedStd(gw, blk.layernormAfter.weight, rows(t.invStd2));
         // Attention branch: b = a + out_proj(A V)
-        record(Site::Attention, l, t.att, gb);
-        addBias(gb, blk.attentionOutput.bias);
-        const at::Tensor go = splitHeads(torch::matmul(gb, blk.attentionOutput.weight), c.numHeads);
+        record(Site::Attention, l, rows(t.att), gbRows);
+        addBias(gbRows, blk.attentionOutput.bias);
+        const at::Tensor go = splitHeads(torch::matmul(gbRows, blk.attentionOutput.weight), c.numHeads);  // [T, H, n, d]
+        const at::Tensor attn = n == N ? t.attn : t.attn.narrow(2, 0, n);                              // [1, H, n, N]
         at::Tensor gu;
         if (opt.rule == AttentionRule::CP) {
             // q and k detached: A is a constant, relevance flows through the values only
-            const at::Tensor gv = mergeHeads(torch::matmul(t.attn.transpose(-1, -2), go));
+            const at::Tensor gv = mergeHeads(torch::matmul(attn.transpose(-1, -2), go));
             addBias(gv, blk.value.bias);
             gu = torch::matmul(gv, blk.value.weight);
         } else {
             // AttnLRP: A.V and Q.K^T each give half to both factors; softmax keeps its plain gradient
-            const MatmulGrads av = halvedMatmulBackward(t.attn, t.v, go);
-            const at::Tensor gs = softmaxBackward(t.attn, av.gradA) * scale;
-            const MatmulGrads qk = halvedMatmulBackward(t.q, t.k.transpose(-1, -2), gs);
-            const at::Tensor gq = mergeHeads(qk.gradA), gk = mergeHeads(qk.gradB.transpose(-1, -2)), gv = mergeHeads(av.gradB);
+            const MatmulGrads av = halvedMatmulBackward(attn, t.v, go);
+            const at::Tensor gs = softmaxBackward(attn, av.gradA) * scale;
+            const at::Tensor q = n == N ? t.q : t.q.narrow(2, 0, n);
+            const MatmulGrads qk = halvedMatmulBackward(q, t.k.transpose(-1, -2), gs);
+            const at::Tensor gq = padRows(mergeHeads(qk.gradA)), gk = mergeHeads(qk.gradB.transpose(-1, -2)), gv = mergeHeads(av.gradB);
             addBias(gq, blk.query.bias);
             addBias(gk, blk.key.bias);
             addBias(gv, blk.value.bias);
@@ -266,7 +281,7 @@ PassResult batchedBackward(const VitModel& model, const at::Tensor& x, const For
         }
         record(Site::LnBefore, l, t.u, gu);
         addBias(gu, blk.layernormBefore.bias);
-        g = gb + layerNormBackwardDetachedStd(gu, blk.layernormBefore.weight, t.invStd1);
+        g = padRows(gbRows) + layerNormBackwardDetachedStd(gu, blk.layernormBefore.weight, t.invStd1);
         job.report(progress0 + (progress1 - progress0) * static_cast<double>(L - l) / static_cast<double>(L + 1),
                    "backward, layer " + std::to_string(l));
     }
