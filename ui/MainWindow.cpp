@@ -27,7 +27,7 @@ namespace biasscope::ui {
 
 struct MainWindow::State {
     std::shared_ptr<const model::VitModel> model;
-    QString modelPath, imagePath;
+    QString modelPath, imagePath, device = "auto";
     QImage image;
     std::shared_ptr<const RelevanceOutcome> outcome;
     double heatLimit = 0, neuronAbsMax = 0;
@@ -207,8 +207,10 @@ void MainWindow::showError(const QString& message) {
 void MainWindow::openModel(const QString& path) {
     statusBar()->showMessage("Loading " + path + " …");
     computeButton_->setEnabled(false);
-    job_->loadModel(path);
+    job_->loadModel(path, state_->device);
 }
+
+void MainWindow::setDevice(const QString& device) { state_->device = device; }
 
 void MainWindow::onModelLoaded(const std::shared_ptr<const ModelOutcome>& outcome) {
     if (!outcome->error.isEmpty()) {
@@ -220,12 +222,13 @@ void MainWindow::onModelLoaded(const std::shared_ptr<const ModelOutcome>& outcom
     state_->modelPath = outcome->path;
     state_->outcome.reset();
     const auto& c = state_->model->backbone.config;
-    modelLabel_->setText(QString("Model: %1 (ViT %2 layers, hidden %3, %4 px)%5")
+    modelLabel_->setText(QString("Model: %1 (ViT %2 layers, hidden %3, %4 px) on %6%5")
                              .arg(QFileInfo(outcome->path).fileName())
                              .arg(c.numLayers)
                              .arg(c.hiddenSize)
                              .arg(c.imageSize)
-                             .arg(state_->model->configInferred ? " — config inferred from tensor shapes" : ""));
+                             .arg(state_->model->configInferred ? " — config inferred from tensor shapes" : "")
+                             .arg(QString::fromStdString(state_->model->backbone.clsToken.device().str())));
     targetBox_->blockSignals(true);
     targetBox_->clear();
     const auto& head = state_->model->heads.front();

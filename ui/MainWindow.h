@@ -29,6 +29,7 @@ public:
 
     // Asynchronous: modelReady() / failed() tell when it is done.
     void openModel(const QString& path);
+    void setDevice(const QString& device);  // auto | cpu | cuda[:N], used for the next model load
     bool openImage(const QString& path);
     void selectTarget(int classIndex);
     void selectSite(const QString& site);

@@ -3,6 +3,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 #include <chrono>
 
+#include "common/Device.h"
 #include "io/ImageIO.h"
 #include "preprocess/ImagePreprocessor.h"
 
@@ -28,12 +29,13 @@ void RelevanceJob::cancel() {
     if (cancel_) cancel_->store(true);
 }
 
-void RelevanceJob::loadModel(const QString& path) {
-    modelWatcher_.setFuture(QtConcurrent::run([path]() -> std::shared_ptr<const ModelOutcome> {
+void RelevanceJob::loadModel(const QString& path, const QString& device) {
+    modelWatcher_.setFuture(QtConcurrent::run([path, device]() -> std::shared_ptr<const ModelOutcome> {
         auto out = std::make_shared<ModelOutcome>();
         out->path = path;
         try {
-            out->model = std::make_shared<const model::VitModel>(model::loadVitModel(path.toStdString()));
+            const c10::Device dev = resolveDevice(device.toStdString());
+            out->model = std::make_shared<const model::VitModel>(model::loadVitModel(path.toStdString()).to(dev));
         } catch (const std::exception& e) {
             out->error = QString::fromStdString(e.what()).section('\n', 0, 0);
         }
@@ -56,7 +58,8 @@ void RelevanceJob::start(RelevanceRequest request) {
         try {
             const auto t0 = std::chrono::steady_clock::now();
             const at::Tensor pixels =
-                preprocess::vitPixels(io::loadRgbImage(request.imagePath.toStdString()), request.model->backbone.config);
+                preprocess::vitPixels(io::loadRgbImage(request.imagePath.toStdString()), request.model->backbone.config)
+                    .to(request.model->backbone.clsToken.device());
             out->result = explain::explainBatched(*request.model, pixels, request.targets, request.options, job);
             out->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         } catch (const Cancelled&) {

@@ -39,7 +39,7 @@ public:
     ~RelevanceJob() override;
     bool isRunning() const;
     void start(RelevanceRequest request);
-    void loadModel(const QString& path);
+    void loadModel(const QString& path, const QString& device = "auto");
     void cancel();
 
 signals:

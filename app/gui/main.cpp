@@ -17,12 +17,14 @@ int main(int argc, char** argv) {
     QCommandLineOption model("model", "Model to open (HF directory, .safetensors or .pth).", "path");
     QCommandLineOption image("image", "Image to open.", "path");
     QCommandLineOption target("target", "Class index to show.", "index");
+    QCommandLineOption device("device", "auto, cpu or cuda[:N] (default auto).", "device", "auto");
     QCommandLineOption screenshot("screenshot", "Compute, save a screenshot of the window to this PNG and exit.", "png");
-    parser.addOptions({model, image, target, screenshot});
+    parser.addOptions({model, image, target, device, screenshot});
     parser.process(app);
 
     biasscope::configureCpuThreads(0);
     biasscope::ui::MainWindow window;
+    window.setDevice(parser.value(device));
     window.show();
     const bool haveBoth = parser.isSet(model) && parser.isSet(image);
     if (parser.isSet(image)) window.openImage(parser.value(image));
