@@ -6,5 +6,6 @@ namespace biasscope::cli {
 
 void addLrpCommand(CLI::App& app);
 void addMakeDemoCommand(CLI::App& app);
+void addFeatherCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("biasscope-cli ") + BIASSCOPE_VERSION);
     biasscope::cli::addLrpCommand(app);
     biasscope::cli::addMakeDemoCommand(app);
+    biasscope::cli::addFeatherCommand(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
