@@ -1,0 +1,73 @@
+// Consistency recomputed from the published rankings (shared/data/reference-study) equals the
+// published curves; the expected values below were read off masked_/unmasked_consistency_plot.png
+// and are exact fractions of the passing images (30 male, 36 female, 25 masked male, 37 masked female).
+#include <QtTest/QtTest>
+
+#include "TestRegistry.h"
+#include "analysis/NeuronConsistency.h"
+#include "common/Error.h"
+#include "study/PublishedRun.h"
+
+using namespace biasscope;
+
+class TestNeuronConsistency : public QObject {
+    Q_OBJECT
+private slots:
+    void topKIsByMagnitudeWithStableTies() {
+        const float v[] = {0.1f, -0.9f, 0.5f, 0.9f, -0.2f};
+        QCOMPARE(analysis::topKNeurons(v, 5, 3), (std::vector<int>{1, 3, 2}));
+        QCOMPARE(analysis::topKNeurons(v, 5, 2, analysis::RankBy::Signed), (std::vector<int>{3, 2}));
+        QCOMPARE(analysis::topKNeurons(v, 5, 9).size(), std::size_t(5));
+    }
+
+    void handComputedConsistency() {
+        // 3 images, 2 layers: neuron 7 in all three at layer 0; at layer 1 two images share 4
+        const auto c = analysis::neuronConsistency({{{7, 1}, {4, 2}}, {{7, 2}, {4, 9}}, {{3, 7}, {5, 8}}});
+        QCOMPARE(c[0].neuron, 7);
+        QCOMPARE(c[0].percent, 100.0);
+        QCOMPARE(c[1].neuron, 4);
+        QCOMPARE(c[1].count, 2);
+        QVERIFY(std::abs(c[1].percent - 200.0 / 3) < 1e-12);
+        QVERIFY_EXCEPTION_THROWN(analysis::neuronConsistency({}), InputError);
+    }
+
+    void publishedCurvesAreReproduced() {
+        const auto sets = study::readPublishedRelevance(test::sharedPath("reference-study/vit_relevance"));
+        const std::map<std::string, std::vector<double>> expected{
+            {"male/final", {40.0, 76.7, 46.7, 40.0, 53.3, 73.3, 70.0, 80.0, 50.0, 80.0, 100.0, 100.0}},
+            {"male/intermediate", {50.0, 23.3, 36.7, 73.3, 36.7, 76.7, 60.0, 93.3, 90.0, 80.0, 83.3, 100.0}},
+            {"female/final", {61.1, 38.9, 52.8, 50.0, 47.2, 41.7, 63.9, 77.8, 91.7, 86.1, 100.0, 100.0}},
+            {"female/intermediate", {50.0, 47.2, 33.3, 66.7, 55.6, 91.7, 100.0, 83.3, 100.0, 69.4, 100.0, 100.0}},
+            {"masked_male/final", {68.0, 36.0, 48.0, 56.0, 56.0, 56.0, 72.0, 64.0, 52.0, 88.0, 100.0, 100.0}},
+            {"masked_male/intermediate", {40.0, 52.0, 36.0, 64.0, 48.0, 52.0, 52.0, 96.0, 92.0, 88.0, 100.0, 100.0}},
+            {"masked_female/final", {56.8, 35.1, 45.9, 45.9, 45.9, 45.9, 73.0, 73.0, 86.5, 81.1, 100.0, 100.0}},
+            {"masked_female/intermediate", {48.6, 32.4, 32.4, 59.5, 35.1, 70.3, 100.0, 94.6, 100.0, 78.4, 100.0, 100.0}},
+        };
+        const std::map<std::string, int> passing{{"male", 30}, {"female", 36}, {"masked_male", 25}, {"masked_female", 37}};
+        QCOMPARE(sets.size(), std::size_t(4));
+        for (const auto& set : sets) {
+            for (const std::string site : {"final", "intermediate"}) {
+                const auto topK = study::passingTopK(set, site, 0.9);
+                QCOMPARE(static_cast<int>(topK.size()), passing.at(set.name));
+                const auto c = analysis::neuronConsistency(topK);
+                const auto& e = expected.at(set.name + "/" + site);
+                QCOMPARE(c.size(), e.size());
+                for (std::size_t l = 0; l < e.size(); ++l)
+                    QVERIFY2(std::abs(c[l].percent - e[l]) < 0.051,
+                             qPrintable(QString("%1/%2 layer %3: %4 vs published %5").arg(set.name.c_str(), site.c_str()).arg(l).arg(c[l].percent).arg(e[l])));
+            }
+        }
+    }
+
+    void malformedPublishedFilesAreNamed() {
+        try {
+            study::readPublishedRelevance(test::dataPath("tiny-vit"));
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("tiny-vit") != std::string::npos, e.what());
+        }
+    }
+};
+
+BIASSCOPE_REGISTER_TEST(TestNeuronConsistency)
+#include "TestNeuronConsistency.moc"
