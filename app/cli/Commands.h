@@ -7,5 +7,6 @@ namespace biasscope::cli {
 void addLrpCommand(CLI::App& app);
 void addMakeDemoCommand(CLI::App& app);
 void addFeatherCommand(CLI::App& app);
+void addPublishedCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

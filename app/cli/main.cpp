@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     biasscope::cli::addLrpCommand(app);
     biasscope::cli::addMakeDemoCommand(app);
     biasscope::cli::addFeatherCommand(app);
+    biasscope::cli::addPublishedCommand(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
