@@ -3,6 +3,7 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QSaveFile>
+#include <QPdfWriter>
 #include <QSvgGenerator>
 #include <qcustomplot.h>
 
@@ -26,9 +27,22 @@ void exportFigure(QCustomPlot& plot, const QString& path, const FigureExportOpti
     } else if (ext == "tif" || ext == "tiff") {
         ok = plot.saveRastered(tmp, w, h, o.dpi / kLogicalDpi, "TIFF", -1, o.dpi, QCP::ruDotsPerInch);
     } else if (ext == "pdf") {
-        // PDF page size is in points; fonts (pt) keep the same proportion to the figure as in the raster export
-        ok = plot.savePdf(tmp, static_cast<int>(o.widthInches * 72 + 0.5), static_cast<int>(o.heightInches * 72 + 0.5), QCP::epNoCosmetic, "BiasScope",
-                          QFileInfo(path).completeBaseName());
+        // physical page of the requested size, painted at the logical 96 DPI so text keeps its layout
+        QPdfWriter pdf(tmp);
+        pdf.setPageSize(QPageSize(QSizeF(o.widthInches, o.heightInches), QPageSize::Inch));
+        pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
+        pdf.setResolution(static_cast<int>(kLogicalDpi));
+        pdf.setCreator("BiasScope");
+        pdf.setTitle(QFileInfo(path).completeBaseName());
+        QCPPainter painter;
+        ok = painter.begin(&pdf);
+        if (ok) {
+            painter.setMode(QCPPainter::pmVectorized);
+            painter.setMode(QCPPainter::pmNoCaching);
+            painter.setMode(QCPPainter::pmNonCosmetic);
+            plot.toPainter(&painter, w, h);
+            painter.end();
+        }
     } else if (ext == "svg") {
         QSvgGenerator gen;
         gen.setFileName(tmp);
