@@ -39,6 +39,17 @@ model::VitConfig mediumConfig() {
     return c;
 }
 
+// zero linear biases, LayerNorm betas, CLS token and position embedding: nothing absorbs relevance
+model::VitModel withoutBiasTerms() {
+    model::RandomVitOptions ro;
+    ro.biasStd = 0.0;
+    ro.weightStd = 0.2;
+    auto model = model::makeRandomVitModel(mediumConfig(), ro);
+    model.backbone.clsToken.zero_();
+    model.backbone.positionEmbeddings.zero_();
+    return model;
+}
+
 double cosine(const at::Tensor& a, const at::Tensor& b) {
     const at::Tensor x = a.flatten().to(torch::kFloat64), y = b.flatten().to(torch::kFloat64);
     return (x.dot(y) / (x.norm() * y.norm())).item<double>();
@@ -112,12 +123,7 @@ private slots:
     }
 
     void cpWithZeroBiasesConservesTheLogitAtInputAndEveryBlockOutput() {
-        model::RandomVitOptions ro;
-        ro.biasStd = 0.0;
-        ro.weightStd = 0.2;
-        auto model = model::makeRandomVitModel(mediumConfig(), ro);
-        model.backbone.clsToken.zero_();
-        model.backbone.positionEmbeddings.zero_();
+        const auto model = withoutBiasTerms();
         const at::Tensor x = torch::randn({1, 3, 48, 48});
         RelevanceOptions opt;
         const auto r = explainBatched(model, x, {{0, 0}, {0, 4}}, opt);
@@ -145,12 +151,7 @@ private slots:
     }
 
     void attnLrpDiffersFromCpAndLeaksAtTheSoftmax() {
-        model::RandomVitOptions ro;
-        ro.biasStd = 0.0;
-        ro.weightStd = 0.2;
-        auto model = model::makeRandomVitModel(mediumConfig(), ro);
-        model.backbone.clsToken.zero_();
-        model.backbone.positionEmbeddings.zero_();
+        const auto model = withoutBiasTerms();
         const at::Tensor x = torch::randn({1, 3, 48, 48});
         RelevanceOptions cp, attn;
         attn.rule = AttentionRule::AttnLRP;
