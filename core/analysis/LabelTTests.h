@@ -1,0 +1,40 @@
+#pragma once
+// The study's t-test families (method.md section 4), on one site's normalised vectors:
+//  - paired: for every unordered pair of labels and every layer, x = label1's values at each passing
+//    image's own top-k gender neurons (concatenated over images), y = the same for label2;
+//  - independent: per label and layer, male images' values at their top-k vs female images' at theirs
+//    (Student if the samples have equal size, else Welch).
+// Benjamini-Hochberg runs once over every test of all the families given (published: 8 x 1632 paired
+// tests jointly, 816 independent tests jointly).
+#include <vector>
+
+#include "analysis/NeuronConsistency.h"
+#include "analysis/RelevanceSimilarity.h"
+#include "analysis/TTest.h"
+
+namespace biasscope::analysis {
+
+struct LabelTest {
+    int label1 = 0, label2 = -1;  // label2 = -1 for independent tests
+    int layer = 0;
+    TTestResult result;
+    double q = 0;
+    bool significant = false;
+};
+
+struct TopKOptions {
+    int k = 5;
+    RankBy rankBy = RankBy::Magnitude;
+};
+
+std::vector<LabelTest> pairedLabelTests(const RelevanceTensorView& set, const std::vector<int>& passingImages, int genderTarget,
+                                        const std::vector<int>& labels, const TopKOptions& topK = {});
+
+std::vector<LabelTest> independentLabelTests(const RelevanceTensorView& male, const std::vector<int>& malePassing, int maleGenderTarget,
+                                             const RelevanceTensorView& female, const std::vector<int>& femalePassing, int femaleGenderTarget,
+                                             const std::vector<int>& labels, const TopKOptions& topK = {});
+
+// BH jointly over every test of every family; invalid tests (NaN p) get q = NaN.
+void applyJointFdr(const std::vector<std::vector<LabelTest>*>& families, double alpha = 0.05);
+
+}  // namespace biasscope::analysis
