@@ -8,5 +8,6 @@ void addLrpCommand(CLI::App& app);
 void addMakeDemoCommand(CLI::App& app);
 void addFeatherCommand(CLI::App& app);
 void addPublishedCommand(CLI::App& app);
+void addStudyCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     biasscope::cli::addMakeDemoCommand(app);
     biasscope::cli::addFeatherCommand(app);
     biasscope::cli::addPublishedCommand(app);
+    biasscope::cli::addStudyCommand(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,5 +1,6 @@
 #include "io/ImageIO.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <opencv2/imgcodecs.hpp>
@@ -27,6 +28,21 @@ cv::Mat loadRgbImage(const std::string& path) {
         default: throw Error(path + ": unsupported channel count " + std::to_string(raw.channels()));
     }
     return rgb;
+}
+
+std::vector<std::string> listImageFiles(const std::string& dir) {
+    namespace fs = std::filesystem;
+    if (!fs::is_directory(dir)) throw Error(dir + ": image folder not found");
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        if (!e.is_regular_file()) continue;
+        std::string ext = e.path().extension().string();
+        for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".tif" || ext == ".tiff" || ext == ".webp")
+            out.push_back(e.path().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 void saveRgbImage(const std::string& path, const cv::Mat& rgb) {

@@ -1,6 +1,7 @@
 #pragma once
 // Image files as 8-bit RGB (OpenCV decodes BGR; we convert once here so no colour mix-ups downstream).
 #include <string>
+#include <vector>
 
 #include <opencv2/core/mat.hpp>
 
@@ -10,5 +11,8 @@ namespace biasscope::io {
 // Throws Error naming the file when it is missing or cannot be decoded.
 cv::Mat loadRgbImage(const std::string& path);
 void saveRgbImage(const std::string& path, const cv::Mat& rgb);  // atomic
+
+// Image files (jpg, jpeg, png, bmp, tif, tiff, webp; any case) directly in `dir`, sorted by name.
+std::vector<std::string> listImageFiles(const std::string& dir);
 
 }  // namespace biasscope::io

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 
 #include <opencv2/imgproc.hpp>
 
@@ -67,13 +66,6 @@ cv::Mat featherImage(const cv::Mat& image, const cv::Mat& mask, const Feathering
 
 namespace {
 
-bool isImageFile(const fs::path& p) {
-    std::string e = p.extension().string();
-    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    static const std::set<std::string> exts{".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"};
-    return exts.count(e) > 0;
-}
-
 void checkPolygons(const io::AnnotatedImage& a, const std::string& annotations) {
     for (const auto& p : a.polygons)
         for (std::size_t i = 0; i + 1 < p.xy.size(); i += 2)
@@ -92,9 +84,7 @@ FeatheringReport featherDirectory(const std::string& imagesDir, const std::strin
     io::CocoAnnotations coco;
     if (!annotationsPath.empty()) coco = io::readCocoAnnotations(annotationsPath);
     std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(imagesDir))
-        if (e.is_regular_file() && isImageFile(e.path())) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
+    for (const auto& f : io::listImageFiles(imagesDir)) files.emplace_back(f);
     fs::create_directories(outDir);
     FeatheringReport report;
     for (std::size_t i = 0; i < files.size(); ++i) {

@@ -1,0 +1,51 @@
+// `biasscope-cli study run STUDY.json --out DIR [--shard I/N] [--device ...]`
+#include <iostream>
+#include <memory>
+
+#include "Commands.h"
+#include "common/Device.h"
+#include "common/Error.h"
+#include "study/StudyRunner.h"
+
+namespace biasscope::cli {
+
+void addStudyCommand(CLI::App& app) {
+    CLI::App* study = app.add_subcommand("study", "Run a study (relevance of every image x target into a resumable store)");
+    study->require_subcommand(1);
+    struct Args {
+        std::string file, out, shard = "0/1", device = "auto";
+        int threads = 0;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* run = study->add_subcommand("run", "Compute and store relevance; images already stored with the same model and parameters are skipped");
+    run->add_option("study", a->file, "study file (JSON, docs/study-format.md)")->required();
+    run->add_option("--out", a->out, "study output folder (store)")->required();
+    run->add_option("--shard", a->shard, "I/N: this machine computes images i with i mod N == I (Slurm: $SLURM_ARRAY_TASK_ID/N)");
+    run->add_option("--device", a->device, "auto, cpu or cuda[:N]");
+    run->add_option("--threads", a->threads, "CPU threads (default: all)");
+    run->callback([a]() {
+        configureCpuThreads(a->threads);
+        const auto slash = a->shard.find('/');
+        study::StudyRunOptions o;
+        try {
+            if (slash == std::string::npos) throw std::invalid_argument("");
+            o.shardIndex = std::stoi(a->shard.substr(0, slash));
+            o.shardCount = std::stoi(a->shard.substr(slash + 1));
+        } catch (const std::exception&) {
+            throw InputError("--shard " + a->shard + ": expected I/N, e.g. 0/4");
+        }
+        o.outDir = a->out;
+        o.device = resolveDevice(a->device);
+        const auto s = study::readStudyDefinition(a->file);
+        JobControl job;
+        job.progress = [](double, const std::string& stage) { std::cerr << "\r" << stage << "        " << std::flush; };
+        const auto r = study::runStudy(s, o, job);
+        std::cerr << "\n";
+        for (const auto& [f, why] : r.failures) std::cerr << "biasscope-cli: error: " << f << ": " << why << "\n";
+        std::cout << "study '" << s.name << "': " << r.computed << " computed, " << r.skipped << " already stored, " << r.otherShards
+                  << " left to other shards, " << r.failures.size() << " failed -> " << a->out << "\n";
+        if (!r.failures.empty()) throw Error(std::to_string(r.failures.size()) + " image(s) failed (listed above); the others are stored");
+    });
+}
+
+}  // namespace biasscope::cli

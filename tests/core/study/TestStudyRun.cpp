@@ -1,0 +1,136 @@
+// A small end-to-end study on a tiny ViT and generated images: it runs, resumes after an interrupted
+// run with identical results, and 1 shard gives the same store as 2 merged shards.
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include <torch/types.h>
+
+#include "TestRegistry.h"
+#include "data/SyntheticImage.h"
+#include "io/ImageIO.h"
+#include "io/Safetensors.h"
+#include "study/StudyRunner.h"
+
+using namespace biasscope;
+namespace fs = std::filesystem;
+
+namespace {
+
+// study folder with a 2-class "gender" head sharing the tiny ViT's backbone and two sets of images
+std::string makeStudy(const fs::path& root) {
+    auto sd = io::readSafetensors(test::dataPath("tiny-vit/model.safetensors")).tensors;
+    torch::manual_seed(2);
+    for (auto& [k, v] : sd) {
+        if (k == "classifier.weight") v = torch::randn({2, 32});
+        if (k == "classifier.bias") v = torch::zeros({2});
+    }
+    fs::create_directories(root / "models");
+    io::writeSafetensors((root / "models/gender.safetensors").string(), sd);
+    for (const auto& [set, seed] : std::vector<std::pair<std::string, int>>{{"male", 10}, {"female", 20}}) {
+        fs::create_directories(root / set);
+        for (int i = 0; i < 3; ++i)
+            io::saveRgbImage((root / set / (set + std::to_string(i) + ".png")).string(), data::makeSyntheticImage(40, 36, static_cast<std::uint64_t>(seed + i)));
+    }
+    const std::string path = (root / "study.json").string();
+    std::ofstream(path) << R"({"name": "tiny", "heads": [
+        {"name": "imagenet", "path": ")" << test::dataPath("tiny-vit") << R"("},
+        {"name": "gender", "path": "models/gender.safetensors", "config": ")" << test::dataPath("tiny-vit/config.json") << R"("}],
+      "targets": [{"name": "a", "head": "imagenet", "class": 1}, {"name": "b", "head": "imagenet", "class": 4},
+                  {"name": "gender_male", "head": "gender", "class": 1}, {"name": "gender_female", "head": "gender", "class": 0}],
+      "image_sets": [{"name": "male", "folder": "male", "condition": "unmasked", "reference_target": "gender_male"},
+                     {"name": "female", "folder": "female", "condition": "unmasked", "reference_target": "gender_female"}],
+      "sites": ["intermediate", "final"], "rule": "cp", "readout": "gradient"})";
+    return path;
+}
+
+std::map<std::string, at::Tensor> storeContents(const fs::path& out) {
+    std::map<std::string, at::Tensor> all;
+    for (const auto& e : fs::recursive_directory_iterator(out / "relevance"))
+        if (e.path().extension() == ".safetensors")
+            for (auto& [k, v] : io::readSafetensors(e.path().string()).tensors) all[fs::relative(e.path(), out).string() + ":" + k] = v;
+    return all;
+}
+
+void expectSameStore(const fs::path& a, const fs::path& b) {
+    const auto x = storeContents(a), y = storeContents(b);
+    QCOMPARE(x.size(), y.size());
+    for (const auto& [k, v] : x) {
+        QVERIFY2(y.count(k), k.c_str());
+        QVERIFY2(torch::equal(v, y.at(k)), k.c_str());
+    }
+}
+
+}  // namespace
+
+class TestStudyRun : public QObject {
+    Q_OBJECT
+private slots:
+    void runsResumesAndShards() {
+        QTemporaryDir tmp;
+        const fs::path root(tmp.path().toStdString());
+        const auto study = study::readStudyDefinition(makeStudy(root));
+        QCOMPARE(study.heads[1].path, (root / "models/gender.safetensors").string());
+
+        // uninterrupted reference run
+        study::StudyRunOptions full{(root / "full").string(), 0, 1};
+        const auto r = study::runStudy(study, full);
+        QCOMPARE(r.computed, 6);
+        QVERIFY(r.failures.empty());
+        const auto rec = io::readSafetensors(study::storedImagePath(full.outDir, "male", (root / "male/male0.png").string()));
+        QCOMPARE(rec.metadata.at("readout"), std::string("gradient"));
+        std::map<std::string, at::Tensor> m(rec.tensors.begin(), rec.tensors.end());
+        QCOMPARE(m.at("a/intermediate").sizes().vec(), (std::vector<std::int64_t>{2, 64}));
+        QCOMPARE(m.at("logits/gender").size(0), std::int64_t(2));
+        const double conf = m.at("confidence").item<double>();
+        QVERIFY(std::abs(conf - torch::softmax(m.at("logits/gender").to(torch::kFloat64), 0)[1].item<double>()) < 1e-6);
+
+        // a second run skips everything
+        QCOMPARE(study::runStudy(study, full).skipped, 6);
+
+        // interrupted after two images, then resumed: same store as the uninterrupted run
+        study::StudyRunOptions resumed{(root / "resumed").string(), 0, 1};
+        std::atomic<bool> cancel{false};
+        JobControl job;
+        job.cancel = &cancel;
+        int seen = 0;
+        job.progress = [&](double, const std::string&) {
+            if (++seen == 2) cancel = true;
+        };
+        QVERIFY_EXCEPTION_THROWN(study::runStudy(study, resumed, job), Cancelled);
+        const auto again = study::runStudy(study, resumed);
+        QCOMPARE(again.skipped, 2);
+        QCOMPARE(again.computed, 4);
+        expectSameStore(full.outDir, resumed.outDir);
+
+        // two shards into one store equal one run
+        study::StudyRunOptions s0{(root / "sharded").string(), 0, 2}, s1{(root / "sharded").string(), 1, 2};
+        const auto a = study::runStudy(study, s0), b = study::runStudy(study, s1);
+        QCOMPARE(a.computed + b.computed, 6);
+        QCOMPARE(a.otherShards, 3);
+        expectSameStore(full.outDir, s0.outDir);
+
+        // a changed parameter invalidates the stored records
+        auto changed = study;
+        changed.relevance.readout = explain::Readout::Relevance;
+        QCOMPARE(study::runStudy(changed, full).computed, 6);
+    }
+
+    void badStudyFilesAreNamed() {
+        QTemporaryDir tmp;
+        const std::string p = tmp.filePath("s.json").toStdString();
+        std::ofstream(p) << R"({"heads": [{"name": "h", "path": "x"}], "targets": [{"name": "t", "head": "nope", "class": 0}],
+                                "image_sets": [{"name": "s", "folder": "f", "reference_target": "t"}]})";
+        try {
+            study::readStudyDefinition(p);
+            QFAIL("accepted a target with an unknown head");
+        } catch (const InputError& e) {
+            QVERIFY2(std::string(e.what()).find("unknown head 'nope'") != std::string::npos, e.what());
+        }
+    }
+};
+
+BIASSCOPE_REGISTER_TEST(TestStudyRun)
+#include "TestStudyRun.moc"
