@@ -1,10 +1,12 @@
 // `biasscope-cli study run STUDY.json --out DIR [--shard I/N] [--device ...]`
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "Commands.h"
 #include "common/Device.h"
 #include "common/Error.h"
+#include "study/StudyAnalysis.h"
 #include "study/StudyRunner.h"
 
 namespace biasscope::cli {
@@ -45,6 +47,30 @@ void addStudyCommand(CLI::App& app) {
         std::cout << "study '" << s.name << "': " << r.computed << " computed, " << r.skipped << " already stored, " << r.otherShards
                   << " left to other shards, " << r.failures.size() << " failed -> " << a->out << "\n";
         if (!r.failures.empty()) throw Error(std::to_string(r.failures.size()) + " image(s) failed (listed above); the others are stored");
+    });
+
+    struct AnalyzeArgs {
+        std::string store, out;
+        double threshold = -1;
+        int topK = -1;
+        bool signedRank = false;
+    };
+    auto b = std::make_shared<AnalyzeArgs>();
+    CLI::App* an = study->add_subcommand("analyze", "Consistency, similarity and t-tests (BH as published) of a study store, as CSV tables");
+    an->add_option("store", b->store, "the folder `study run --out` wrote")->required();
+    an->add_option("--out", b->out, "output folder (default: <store>/analysis)");
+    an->add_option("--threshold", b->threshold, "confidence threshold (default: the study's; published 0.9, robustness run 0.5)");
+    an->add_option("--top-k", b->topK, "gender-sensitive neurons per layer (default: the study's; published 5, sensitivity run 10)");
+    an->add_flag("--signed", b->signedRank, "rank neurons by signed value instead of |value| (published: |value|)");
+    an->callback([b]() {
+        study::AnalysisOptions o;
+        o.threshold = b->threshold;
+        o.topK = b->topK;
+        o.rankBy = b->signedRank ? analysis::RankBy::Signed : analysis::RankBy::Magnitude;
+        const std::string out = b->out.empty() ? (std::filesystem::path(b->store) / "analysis").string() : b->out;
+        const auto r = study::analyzeStudy(b->store, out, o);
+        for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
+        for (const auto& f : r.written) std::cout << "wrote " << f << "\n";
     });
 }
 

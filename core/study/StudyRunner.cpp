@@ -2,11 +2,16 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include <torch/types.h>
 
 #include "common/Error.h"
 #include "explain/RelevanceExport.h"
+#include "io/AtomicFile.h"
 #include "io/ImageIO.h"
 #include "io/Safetensors.h"
 #include "io/Sha256.h"
@@ -72,6 +77,25 @@ StudyRunReport runStudy(const StudyDefinition& s, const StudyRunOptions& o, cons
     std::vector<std::pair<const ImageSetSpec*, std::string>> work;  // fixed global order: sets in file order, images by name
     for (const auto& set : s.sets)
         for (const auto& f : io::listImageFiles(set.folder)) work.emplace_back(&set, f);
+    {  // the store carries its study definition, so `study analyze DIR` needs nothing else
+        fs::create_directories(o.outDir);
+        std::ifstream in(s.sourcePath);
+        std::stringstream text;
+        text << in.rdbuf();
+        nlohmann::json j = nlohmann::json::parse(text.str());
+        for (auto& h : j["heads"]) {
+            const std::string name = h["name"];
+            for (const auto& hs : s.heads)
+                if (hs.name == name) {
+                    h["path"] = hs.path;
+                    h["config"] = hs.config;
+                }
+        }
+        for (auto& st : j["image_sets"])
+            for (const auto& ss : s.sets)
+                if (ss.name == st["name"]) st["folder"] = ss.folder;
+        io::writeFileAtomically((fs::path(o.outDir) / "study.json").string(), j.dump(2));
+    }
     StudyRunReport report;
     const auto start = std::chrono::steady_clock::now();
     int done = 0, mine = 0;

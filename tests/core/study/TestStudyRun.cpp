@@ -12,6 +12,7 @@
 #include "data/SyntheticImage.h"
 #include "io/ImageIO.h"
 #include "io/Safetensors.h"
+#include "study/StudyAnalysis.h"
 #include "study/StudyRunner.h"
 
 using namespace biasscope;
@@ -111,6 +112,28 @@ private slots:
         QCOMPARE(a.computed + b.computed, 6);
         QCOMPARE(a.otherShards, 3);
         expectSameStore(full.outDir, s0.outDir);
+
+        // analysis: every table, the published test counts, and identical tables from the sharded store
+        study::AnalysisOptions ao;
+        ao.threshold = 0.0;  // random tiny models: let every image pass
+        const auto rep = study::analyzeStudy(full.outDir, (root / "analysis").string(), ao);
+        QVERIFY(rep.written.size() >= 8);
+        auto lines = [](const fs::path& p, const std::string& prefix) {
+            std::ifstream in(p);
+            int n = 0;
+            for (std::string l; std::getline(in, l);) n += l.rfind(prefix, 0) == 0;
+            return n;
+        };
+        QCOMPARE(lines(root / "analysis/ttests.csv", "paired,"), 8);       // 2 sets x 2 sites x 1 pair x 2 layers
+        QCOMPARE(lines(root / "analysis/ttests.csv", "independent,"), 8);  // 1 condition x 2 sites x 2 labels x 2 layers
+        QCOMPARE(lines(root / "analysis/similarity.csv", "male,"), 8);     // 2 sites x 2 labels x 2 layers
+        QCOMPARE(lines(root / "analysis/consistency.csv", "female,"), 4);  // 2 sites x 2 layers
+        study::analyzeStudy(s0.outDir, (root / "analysis-sharded").string(), ao);
+        for (const char* f : {"ttests.csv", "similarity.csv", "consistency.csv", "confidence.csv"}) {
+            std::ifstream a(root / "analysis" / f), b(root / "analysis-sharded" / f);
+            const std::string x((std::istreambuf_iterator<char>(a)), {}), y((std::istreambuf_iterator<char>(b)), {});
+            QVERIFY2(x == y, f);
+        }
 
         // a changed parameter invalidates the stored records
         auto changed = study;

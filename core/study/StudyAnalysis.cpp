@@ -1,0 +1,294 @@
+#include "study/StudyAnalysis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <torch/types.h>
+
+#include "analysis/LabelTTests.h"
+#include "analysis/RelevanceSimilarity.h"
+#include "common/Error.h"
+#include "io/AtomicFile.h"
+#include "io/Safetensors.h"
+#include "study/StudyDefinition.h"
+#include "study/StudyRunner.h"
+
+namespace biasscope::study {
+
+namespace fs = std::filesystem;
+using analysis::LabelTest;
+using analysis::RelevanceTensorView;
+
+namespace {
+
+// One set and site: normalised vectors [images][labels + own reference][layers][features]
+struct SetSite {
+    std::vector<float> data;
+    int images = 0, targets = 0, layers = 0, features = 0;
+    RelevanceTensorView view() const { return {data.data(), images, targets, layers, features}; }
+};
+
+struct LoadedSet {
+    const ImageSetSpec* spec = nullptr;
+    std::vector<std::string> imageNames;
+    std::vector<double> confidence;
+    std::map<std::string, SetSite> sites;  // site name -> tensor
+};
+
+std::string num(double v) {
+    std::ostringstream os;
+    os << std::setprecision(17) << v;
+    return os.str();
+}
+
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+
+LoadedSet loadSet(const std::string& storeDir, const ImageSetSpec& spec, const std::vector<std::string>& targetOrder, const std::vector<std::string>& sites) {
+    LoadedSet set;
+    set.spec = &spec;
+    const fs::path dir = fs::path(storeDir) / "relevance" / spec.name;
+    if (!fs::is_directory(dir)) throw InputError(dir.string() + ": no stored relevance for set '" + spec.name + "' (run `study run` first)");
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".safetensors") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw InputError(dir.string() + ": no stored images");
+    for (const auto& f : files) {
+        const auto rec = io::readSafetensors(f.string());
+        std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
+        auto get = [&](const std::string& key) -> const at::Tensor& {
+            auto it = t.find(key);
+            if (it == t.end()) throw InputError(f.string() + ": missing tensor '" + key + "' (stored with another study definition?)");
+            return it->second;
+        };
+        set.imageNames.push_back(f.stem().string());
+        const double conf = get("confidence").item<double>();
+        if (!std::isfinite(conf)) throw InputError(f.string() + ": confidence is NaN");
+        set.confidence.push_back(conf);
+        for (const auto& site : sites) {
+            SetSite& ss = set.sites[site];
+            for (const auto& target : targetOrder) {
+                at::Tensor v = get(target + "/" + site).to(torch::kFloat32).contiguous();  // [layers, features]
+                if (ss.layers == 0) {
+                    ss.layers = static_cast<int>(v.size(0));
+                    ss.features = static_cast<int>(v.size(1));
+                    ss.targets = static_cast<int>(targetOrder.size());
+                } else if (v.size(0) != ss.layers || v.size(1) != ss.features) {
+                    throw InputError(f.string() + ": '" + target + "/" + site + "' has shape " + c10::str(v.sizes()) + ", other records have [" +
+                                     std::to_string(ss.layers) + ", " + std::to_string(ss.features) + "]");
+                }
+                if (!torch::isfinite(v).all().item<bool>()) throw InputError(f.string() + ": '" + target + "/" + site + "' contains NaN or inf");
+                const at::Tensor m = v.abs().amax(1, true);
+                v = v / torch::where(m > 0, m, torch::ones_like(m));  // per-layer abs-max normalisation (published)
+                ss.data.insert(ss.data.end(), v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+            }
+            ++ss.images;
+        }
+    }
+    return set;
+}
+
+std::vector<int> passingImages(const LoadedSet& s, double threshold) {
+    std::vector<int> out;
+    for (std::size_t i = 0; i < s.confidence.size(); ++i)
+        if (s.confidence[i] >= threshold) out.push_back(static_cast<int>(i));
+    return out;
+}
+
+void appendTests(std::ostringstream& csv, const std::string& family, const std::string& group, const std::string& site, const std::vector<LabelTest>& tests,
+                 const std::vector<std::string>& labels) {
+    for (const auto& t : tests) {
+        const auto& r = t.result;
+        csv << family << "," << group << "," << site << "," << t.layer << "," << labels[static_cast<std::size_t>(t.label1)] << ","
+            << (t.label2 >= 0 ? labels[static_cast<std::size_t>(t.label2)] : "") << "," << r.nX << "," << r.nY << "," << num(r.t) << "," << num(r.dof) << ","
+            << num(r.p) << "," << num(t.q) << "," << (t.significant ? "true" : "false") << "," << num(r.cohenD) << "," << num(r.meanX) << ","
+            << num(r.meanY) << "," << (r.welch ? "welch" : (t.label2 >= 0 ? "paired" : "student")) << "," << csvField(r.invalidReason) << "\n";
+    }
+}
+
+// The published table layout: significant cells only, "t=.. p=.. q=.. d=.." per layer, with exact numbers.
+std::string publishedTable(const std::vector<LabelTest>& tests, const std::vector<std::string>& labels, int layers, bool paired) {
+    std::map<std::string, std::map<int, std::string>> rows;
+    for (const auto& t : tests) {
+        if (!t.significant) continue;
+        const std::string row = paired ? labels[static_cast<std::size_t>(t.label1)] + " vs " + labels[static_cast<std::size_t>(t.label2)]
+                                       : labels[static_cast<std::size_t>(t.label1)];
+        rows[row][t.layer] = "t=" + num(t.result.t) + " p=" + num(t.result.p) + " q=" + num(t.q) + " d=" + num(t.result.cohenD);
+    }
+    std::ostringstream csv;
+    csv << (paired ? "Label Pair" : "Label");
+    for (int l = 0; l < layers; ++l) csv << ",Layer " << l;
+    csv << "\n";
+    for (const auto& [row, cells] : rows) {
+        csv << csvField(row);
+        for (int l = 0; l < layers; ++l) csv << "," << (cells.count(l) ? cells.at(l) : "");
+        csv << "\n";
+    }
+    return csv.str();
+}
+
+}  // namespace
+
+AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outDir, const AnalysisOptions& opt, const JobControl& job) {
+    const StudyDefinition study = readStudyDefinition((fs::path(storeDir) / "study.json").string());
+    const double threshold = opt.threshold >= 0 ? opt.threshold : study.confidenceThreshold;
+    const int k = opt.topK >= 1 ? opt.topK : study.topK;
+    std::set<std::string> references;
+    for (const auto& s : study.sets) references.insert(s.referenceTarget);
+    std::vector<std::string> labels;
+    for (const auto& t : study.targets)
+        if (!references.count(t.name)) labels.push_back(t.name);
+    if (labels.empty()) throw InputError(study.sourcePath + ": every target is a reference target; no labels to analyse");
+    std::vector<std::string> sites;
+    for (auto s : study.relevance.sites) sites.push_back(explain::toString(s));
+    const int L = static_cast<int>(labels.size());  // own reference sits at index L
+
+    AnalysisReport report;
+    std::vector<LoadedSet> sets;
+    for (const auto& spec : study.sets) {
+        job.checkCancelled();
+        auto order = labels;
+        order.push_back(spec.referenceTarget);
+        sets.push_back(loadSet(storeDir, spec, order, sites));
+    }
+    fs::create_directories(outDir);
+    auto write = [&](const std::string& name, const std::string& text) {
+        const std::string p = (fs::path(outDir) / name).string();
+        io::writeFileAtomically(p, text);
+        report.written.push_back(p);
+    };
+    const std::string header = "# threshold " + num(threshold) + ", top-k " + std::to_string(k) + " by " +
+                               (opt.rankBy == analysis::RankBy::Magnitude ? "|value| (published)" : "signed value") + ", readout " +
+                               explain::toString(study.relevance.readout) + "\n";
+
+    // confidence and consistency
+    std::ostringstream conf, cons;
+    conf << "set,image,confidence,passes\n";
+    cons << header << "set,site,layer,consistency_percent,neuron,count,images\n";
+    for (const auto& s : sets) {
+        for (std::size_t i = 0; i < s.imageNames.size(); ++i)
+            conf << s.spec->name << "," << csvField(s.imageNames[i]) << "," << num(s.confidence[i]) << "," << (s.confidence[i] >= threshold ? "true" : "false") << "\n";
+        const auto pass = passingImages(s, threshold);
+        if (pass.empty()) {
+            report.warnings.push_back("set '" + s.spec->name + "': no image has confidence >= " + num(threshold) + "; it is left out of consistency and tests");
+            continue;
+        }
+        for (const auto& site : sites) {
+            const auto v = s.sites.at(site).view();
+            std::vector<std::vector<std::vector<int>>> topK;
+            for (int img : pass) {
+                std::vector<std::vector<int>> perLayer;
+                for (int l = 0; l < v.layers; ++l) perLayer.push_back(analysis::topKNeurons(v.vector(img, L, l), v.features, k, opt.rankBy));
+                topK.push_back(std::move(perLayer));
+            }
+            const auto c = analysis::neuronConsistency(topK);
+            for (std::size_t l = 0; l < c.size(); ++l)
+                cons << s.spec->name << "," << site << "," << l << "," << num(c[l].percent) << "," << c[l].neuron << "," << c[l].count << "," << c[l].images << "\n";
+        }
+    }
+    write("confidence.csv", conf.str());
+    write("consistency.csv", cons.str());
+
+    // similarity per condition (pool of its sets, no threshold), aggregated per set
+    std::ostringstream sim;
+    sim << header << "set,site,label,layer,n,mean,sem,t,p,q,significant,invalid_reason\n";
+    std::map<std::string, std::vector<const LoadedSet*>> byCondition;
+    for (const auto& s : sets) byCondition[s.spec->condition].push_back(&s);
+    for (const auto& [condition, members] : byCondition) {
+        for (const auto& site : sites) {
+            job.checkCancelled();
+            SetSite pool;
+            std::vector<std::vector<int>> imagesOf;
+            for (const auto* s : members) {
+                const SetSite& ss = s->sites.at(site);
+                std::vector<int> idx;
+                for (int i = 0; i < ss.images; ++i) idx.push_back(pool.images + i);
+                imagesOf.push_back(idx);
+                pool.data.insert(pool.data.end(), ss.data.begin(), ss.data.end());
+                pool.images += ss.images;
+                pool.targets = ss.targets;
+                pool.layers = ss.layers;
+                pool.features = ss.features;
+            }
+            const auto cos = analysis::pooledCosineToReference(pool.view(), L);
+            for (std::size_t m = 0; m < members.size(); ++m) {
+                std::vector<bool> passing;
+                for (double c : members[m]->confidence) passing.push_back(c >= threshold);
+                for (const auto& c : analysis::aggregateSimilarity(cos, pool.targets, pool.layers, L, imagesOf[m], passing))
+                    sim << members[m]->spec->name << "," << site << "," << labels[static_cast<std::size_t>(c.target)] << "," << c.layer << "," << c.n << ","
+                        << num(c.mean) << "," << num(c.sem) << "," << num(c.t) << "," << num(c.p) << "," << num(c.q) << "," << (c.significant ? "true" : "false")
+                        << "," << csvField(c.invalidReason) << "\n";
+            }
+        }
+    }
+    write("similarity.csv", sim.str());
+
+    // t-test families with the published joint BH
+    std::vector<int> labelIdx(static_cast<std::size_t>(L));
+    for (int i = 0; i < L; ++i) labelIdx[static_cast<std::size_t>(i)] = i;
+    const analysis::TopKOptions topk{k, opt.rankBy};
+    std::vector<std::pair<std::string, std::string>> pairedKeys;  // (set, site)
+    std::vector<std::vector<LabelTest>> paired;
+    for (const auto& s : sets)
+        for (const auto& site : sites) {
+            const auto pass = passingImages(s, threshold);
+            if (pass.empty()) continue;
+            paired.push_back(analysis::pairedLabelTests(s.sites.at(site).view(), pass, L, labelIdx, topk));
+            pairedKeys.emplace_back(s.spec->name, site);
+        }
+    std::vector<std::pair<std::string, std::string>> indKeys;
+    std::vector<std::vector<LabelTest>> independent;
+    for (const auto& [condition, members] : byCondition) {
+        if (members.size() != 2) {
+            report.warnings.push_back("condition '" + condition + "' has " + std::to_string(members.size()) + " set(s); independent tests need exactly 2");
+            continue;
+        }
+        for (const auto& site : sites) {
+            const auto px = passingImages(*members[0], threshold), py = passingImages(*members[1], threshold);
+            if (px.empty() || py.empty()) continue;
+            independent.push_back(analysis::independentLabelTests(members[0]->sites.at(site).view(), px, L, members[1]->sites.at(site).view(), py, L, labelIdx, topk));
+            indKeys.emplace_back(condition, site);
+        }
+    }
+    std::vector<std::vector<LabelTest>*> pf, inf;
+    for (auto& p : paired) pf.push_back(&p);
+    for (auto& p : independent) inf.push_back(&p);
+    analysis::applyJointFdr(pf);
+    analysis::applyJointFdr(inf);
+    std::ostringstream tests;
+    tests << header << "family,group,site,layer,label1,label2,n1,n2,t,dof,p,q,significant,abs_d,mean1,mean2,test,invalid_reason\n";
+    std::vector<std::pair<double, std::string>> global;
+    const int layers = sets.front().sites.at(sites.front()).layers;
+    for (std::size_t i = 0; i < paired.size(); ++i) {
+        appendTests(tests, "paired", pairedKeys[i].first, pairedKeys[i].second, paired[i], labels);
+        write("pairwise_" + pairedKeys[i].first + "_" + pairedKeys[i].second + "_results.csv", publishedTable(paired[i], labels, layers, true));
+        for (const auto& t : paired[i])
+            if (std::isfinite(t.q))
+                global.emplace_back(t.q, pairedKeys[i].first + "," + pairedKeys[i].second + "," + std::to_string(t.layer) + "," +
+                                             labels[static_cast<std::size_t>(t.label1)] + " vs " + labels[static_cast<std::size_t>(t.label2)] + "," +
+                                             num(t.result.t) + "," + num(t.result.p) + "," + num(t.q) + "," + num(t.result.cohenD));
+    }
+    for (std::size_t i = 0; i < independent.size(); ++i) {
+        appendTests(tests, "independent", indKeys[i].first, indKeys[i].second, independent[i], labels);
+        write("independent_" + indKeys[i].first + "_" + indKeys[i].second + "_results.csv", publishedTable(independent[i], labels, layers, false));
+    }
+    write("ttests.csv", tests.str());
+    std::stable_sort(global.begin(), global.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::ostringstream top;
+    top << "set,site,layer,pair,t,p,q,abs_d\n";
+    for (std::size_t i = 0; i < global.size() && i < 50; ++i) top << global[i].second << "\n";
+    write("top50_global_results.csv", top.str());
+    return report;
+}
+
+}  // namespace biasscope::study

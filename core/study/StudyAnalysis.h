@@ -1,0 +1,31 @@
+#pragma once
+// `study analyze`: the full analysis of a study store (method.md section 4) into CSV tables.
+//  - every per-layer vector is divided by its own absolute maximum (per image, target, site, layer);
+//  - labels = targets that are no set's reference target; each image's own reference is its gender target;
+//  - consistency per set, site, layer over images with confidence >= threshold;
+//  - similarity per condition: pool of both sets (no threshold), aggregate per set over passing images;
+//  - paired label tests per set and site, BH jointly over all of them; independent tests per condition
+//    and site (first set of the condition in file order vs the second), BH jointly over all of them.
+#include <string>
+#include <vector>
+
+#include "analysis/NeuronConsistency.h"
+#include "common/JobControl.h"
+
+namespace biasscope::study {
+
+struct AnalysisOptions {
+    double threshold = -1;  // < 0: the study's confidence_threshold
+    int topK = -1;          // < 1: the study's top_k
+    analysis::RankBy rankBy = analysis::RankBy::Magnitude;
+};
+
+struct AnalysisReport {
+    std::vector<std::string> written;
+    std::vector<std::string> warnings;  // e.g. a set with fewer than 2 passing images
+};
+
+// Reads <storeDir>/study.json and <storeDir>/relevance/, writes tables into outDir.
+AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outDir, const AnalysisOptions& options, const JobControl& job = {});
+
+}  // namespace biasscope::study
