@@ -9,16 +9,17 @@ std::vector<std::pair<std::string, at::Tensor>> relevanceTensors(const Relevance
     const at::Tensor logits = result.logits.at(static_cast<std::size_t>(head)).to(torch::kCPU).to(torch::kFloat32);
     out.emplace_back("logits", logits);
     out.emplace_back("probabilities", torch::softmax(logits.to(torch::kFloat64), 0).to(torch::kFloat32));
-    for (std::size_t t = 0; t < result.targets.size(); ++t) {
-        const auto ti = static_cast<std::int64_t>(t);
-        const std::string p = std::to_string(result.targets[t].classIndex) + "/";
-        out.emplace_back(p + "input", result.inputHeatmap[ti].to(torch::kCPU).to(torch::kFloat32));
-        for (const auto& s : result.sites) {
-            out.emplace_back(p + toString(s.site), s.perNeuron[ti].to(torch::kCPU).to(torch::kFloat32));
-            out.emplace_back(p + toString(s.site) + "_tokens", s.perToken[ti].to(torch::kCPU).to(torch::kFloat32));
-        }
-    }
+    for (std::size_t t = 0; t < result.targets.size(); ++t) appendTargetTensors(result, t, std::to_string(result.targets[t].classIndex) + "/", out);
     return out;
+}
+
+void appendTargetTensors(const RelevanceResult& result, std::size_t t, const std::string& p, std::vector<std::pair<std::string, at::Tensor>>& out) {
+    const auto ti = static_cast<std::int64_t>(t);
+    out.emplace_back(p + "input", result.inputHeatmap[ti].to(torch::kCPU).to(torch::kFloat32));
+    for (const auto& s : result.sites) {
+        out.emplace_back(p + toString(s.site), s.perNeuron[ti].to(torch::kCPU).to(torch::kFloat32));
+        out.emplace_back(p + toString(s.site) + "_tokens", s.perToken[ti].to(torch::kCPU).to(torch::kFloat32));
+    }
 }
 
 std::vector<std::string> deviationsFromPublished(const RelevanceOptions& o) {

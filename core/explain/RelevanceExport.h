@@ -22,6 +22,10 @@ struct ExportProvenance {
 };
 
 std::vector<std::pair<std::string, at::Tensor>> relevanceTensors(const RelevanceResult& result, int head);
+
+// Appends "<prefix>input", "<prefix><site>" and "<prefix><site>_tokens" of target t (float32, CPU).
+void appendTargetTensors(const RelevanceResult& result, std::size_t t, const std::string& prefix,
+                         std::vector<std::pair<std::string, at::Tensor>>& out);
 std::map<std::string, std::string> relevanceMetadata(const RelevanceOptions& options, const ExportProvenance& provenance,
                                                      const model::VitModel& model, int head);
 

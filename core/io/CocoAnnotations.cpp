@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/Error.h"
+#include "io/JsonFile.h"
 
 namespace biasscope::io {
 
@@ -23,14 +24,7 @@ std::string originalNameFromRoboflow(const std::string& name) {
 }
 
 CocoAnnotations readCocoAnnotations(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error(path + ": cannot open annotation file");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path + ": not valid JSON: " + e.what());
-    }
+    const nlohmann::json j = readJsonFile(path, "annotation file");
     if (!j.is_object() || !j.contains("images") || !j["images"].is_array())
         throw Error(path + ": not a COCO annotation file (no \"images\" array)");
     CocoAnnotations coco;

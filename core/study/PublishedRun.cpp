@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/Error.h"
+#include "io/JsonFile.h"
 
 namespace biasscope::study {
 
@@ -14,15 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json readJson(const fs::path& p) {
-    std::ifstream in(p);
-    if (!in) throw Error(p.string() + ": missing");
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(p.string() + ": not valid JSON: " + e.what());
-    }
-}
+nlohmann::json readJson(const fs::path& p) { return io::readJsonFile(p.string(), "published output (missing?)"); }
 
 void readTopK(const fs::path& file, std::vector<std::vector<int>>& topK, std::vector<std::vector<double>>& scores) {
     const nlohmann::json j = readJson(file);

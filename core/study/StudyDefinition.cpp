@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/Error.h"
+#include "io/JsonFile.h"
 #include "io/Sha256.h"
 
 namespace biasscope::study {
@@ -32,14 +33,7 @@ std::string StudyDefinition::parametersKey() const {
 }
 
 StudyDefinition readStudyDefinition(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw InputError(path + ": cannot open study file");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(path + ": not valid JSON: " + e.what());
-    }
+    const nlohmann::json j = io::readJsonFile(path, "study file");
     const fs::path base = fs::absolute(path).parent_path();
     auto resolve = [&](const std::string& p) { return p.empty() ? p : (fs::path(p).is_absolute() ? p : (base / p).lexically_normal().string()); };
     StudyDefinition s;

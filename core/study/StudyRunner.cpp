@@ -126,15 +126,7 @@ StudyRunReport runStudy(const StudyDefinition& s, const StudyRunOptions& o, cons
                 tensors.emplace_back("confidence", torch::full({1}, confidence, torch::kFloat32));
                 for (std::size_t h = 0; h < model.heads.size(); ++h)
                     tensors.emplace_back("logits/" + model.heads[h].name, r.logits[h].to(torch::kCPU).to(torch::kFloat32));
-                for (std::size_t t = 0; t < s.targets.size(); ++t) {
-                    const auto ti = static_cast<std::int64_t>(t);
-                    const std::string p = s.targets[t].name + "/";
-                    tensors.emplace_back(p + "input", r.inputHeatmap[ti].to(torch::kCPU).to(torch::kFloat32));
-                    for (const auto& site : r.sites) {
-                        tensors.emplace_back(p + explain::toString(site.site), site.perNeuron[ti].to(torch::kCPU).to(torch::kFloat32));
-                        tensors.emplace_back(p + explain::toString(site.site) + "_tokens", site.perToken[ti].to(torch::kCPU).to(torch::kFloat32));
-                    }
-                }
+                for (std::size_t t = 0; t < s.targets.size(); ++t) explain::appendTargetTensors(r, t, s.targets[t].name + "/", tensors);
                 auto meta = key;
                 meta["format"] = "biasscope.study-image.v1";
                 meta["set"] = set->name;
