@@ -6,21 +6,13 @@
 #include <sstream>
 
 #include "Commands.h"
+#include "ConsistencyFigures.h"
 #include "analysis/NeuronConsistency.h"
 #include "common/Error.h"
 #include "io/AtomicFile.h"
 #include "io/Sha256.h"
 #include "study/PublishedRun.h"
 
-#ifdef BIASSCOPE_HAS_FIGURES
-#include <QApplication>
-#include <QJsonArray>
-#include <QJsonObject>
-#include <qcustomplot.h>
-
-#include "figures/ConsistencyFigure.h"
-#include "figures/FigureExport.h"
-#endif
 
 namespace biasscope::cli {
 
@@ -60,56 +52,26 @@ void runConsistency(const ConsistencyArgs& a) {
     fs::create_directories(a.out);
     io::writeFileAtomically((fs::path(a.out) / "consistency.csv").string(), csv.str());
     std::cout << "wrote " << (fs::path(a.out) / "consistency.csv").string() << "\n";
-#ifdef BIASSCOPE_HAS_FIGURES
-    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM") && !qEnvironmentVariableIsSet("DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
-    int argc = 1;
-    char name[] = "biasscope-cli";
-    char* argv[] = {name, nullptr};
-    QApplication app(argc, argv);
-    for (const auto& [condition, prefix] : std::vector<std::pair<std::string, std::string>>{{"unmasked", ""}, {"masked", "masked_"}}) {
-        const std::string male = prefix + "male", female = prefix + "female";
-        if (!curves.count(male) && !curves.count(female)) continue;
-        std::vector<ui::ConsistencySeries> series;
-        auto add = [&](const std::string& set, const std::string& site, const QString& label, const QColor& colour, bool dashed) {
-            if (!curves.count(set) || !curves[set].count(site)) return;
-            std::vector<double> p;
-            for (const auto& pt : curves[set][site]) p.push_back(pt.percent);
-            series.push_back({label, p, colour, dashed, dashed});
-        };
-        add(male, "final", "Male, block output", QColor(0x1f, 0x77, 0xb4), true);
-        add(female, "final", "Female, block output", QColor(0xff, 0x7f, 0x0e), true);
-        add(male, "intermediate", "Male, post-GELU", QColor(0x2c, 0xa0, 0x2c), false);
-        add(female, "intermediate", "Female, post-GELU", QColor(0xd6, 0x27, 0x28), false);
-        const auto n = [&](const std::string& set) { return curves.count(set) ? curves[set].begin()->second.front().images : 0; };
-        const QString caption = QString("n = %1 male, %2 female images with gender confidence ≥ %3. 'Block output' = residual stream after the MLP "
-                                        "(the paper's 'Post_LayerNorm').")
-                                    .arg(n(male))
-                                    .arg(n(female))
-                                    .arg(a.threshold);
-        QCustomPlot plot;
-        plot.resize(static_cast<int>(a.width * 96), static_cast<int>(a.height * 96));
-        ui::buildConsistencyFigure(plot, QString("Consistency of top-ranked neurons per layer (%1 images)").arg(QString::fromStdString(condition)),
-                                   series, caption);
-        QJsonObject prov;
-        prov["kind"] = "consistency";
-        prov["condition"] = QString::fromStdString(condition);
-        prov["input"] = QString::fromStdString(fs::absolute(a.input).string());
-        prov["threshold"] = a.threshold;
-        prov["top_k_json_key"] = "top5_index";
-        QJsonObject hashes;
-        for (const auto& set : {male, female})
-            if (fs::exists(fs::path(a.input) / set / "scores.json"))
-                hashes[QString::fromStdString(set + "/scores.json")] = QString::fromStdString(io::sha256FileHex((fs::path(a.input) / set / "scores.json").string()));
-        prov["input_sha256"] = hashes;
-        for (const auto& fmt : a.formats) {
-            const std::string path = (fs::path(a.out) / (condition + "_consistency." + fmt)).string();
-            ui::exportFigure(plot, QString::fromStdString(path), {a.width, a.height, a.dpi, false}, prov);
-            std::cout << "wrote " << path << "\n";
+    std::map<std::string, std::vector<std::string>> byCondition;
+    std::map<std::string, std::map<std::string, std::vector<double>>> percent;
+    std::map<std::string, int> images;
+    for (const auto& [set, sites] : curves) {
+        byCondition[set.rfind("masked_", 0) == 0 ? "masked" : "unmasked"];
+        for (const auto& [site, points] : sites) {
+            for (const auto& p : points) percent[set][site].push_back(p.percent);
+            images[set] = points.front().images;
         }
     }
-#else
-    std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered (CSV only)\n";
-#endif
+    for (auto& [condition, sets] : byCondition) {
+        const std::string prefix = condition == "masked" ? "masked_" : "";
+        for (const std::string g : {"male", "female"})
+            if (curves.count(prefix + g)) sets.push_back(prefix + g);
+    }
+    ConsistencyFigureRequest req{a.out, a.formats, a.dpi, a.width, a.height, a.threshold, {{"input", fs::absolute(a.input).string()}, {"top_k_json_key", "top5_index"}}};
+    for (const auto& [set, sites] : curves)
+        if (fs::exists(fs::path(a.input) / set / "scores.json"))
+            req.provenance["sha256 " + set + "/scores.json"] = io::sha256FileHex((fs::path(a.input) / set / "scores.json").string());
+    renderConsistencyFigures(byCondition, percent, images, req);
 }
 
 }  // namespace

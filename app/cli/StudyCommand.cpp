@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "Commands.h"
+#include "ConsistencyFigures.h"
 #include "common/Device.h"
 #include "common/Error.h"
 #include "study/StudyAnalysis.h"
@@ -54,6 +55,8 @@ void addStudyCommand(CLI::App& app) {
         double threshold = -1;
         int topK = -1;
         bool signedRank = false;
+        std::vector<std::string> formats{"png", "pdf", "svg"};
+        int dpi = 300;
     };
     auto b = std::make_shared<AnalyzeArgs>();
     CLI::App* an = study->add_subcommand("analyze", "Consistency, similarity and t-tests (BH as published) of a study store, as CSV tables");
@@ -61,6 +64,8 @@ void addStudyCommand(CLI::App& app) {
     an->add_option("--out", b->out, "output folder (default: <store>/analysis)");
     an->add_option("--threshold", b->threshold, "confidence threshold (default: the study's; published 0.9, robustness run 0.5)");
     an->add_option("--top-k", b->topK, "gender-sensitive neurons per layer (default: the study's; published 5, sensitivity run 10)");
+    an->add_option("--format", b->formats, "figure formats: png, tif, pdf, svg (repeatable)");
+    an->add_option("--dpi", b->dpi, "raster resolution of the figures");
     an->add_flag("--signed", b->signedRank, "rank neurons by signed value instead of |value| (published: |value|)");
     an->callback([b]() {
         study::AnalysisOptions o;
@@ -71,6 +76,14 @@ void addStudyCommand(CLI::App& app) {
         const auto r = study::analyzeStudy(b->store, out, o);
         for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
         for (const auto& f : r.written) std::cout << "wrote " << f << "\n";
+        ConsistencyFigureRequest req;
+        req.outDir = out;
+        req.formats = b->formats;
+        req.dpi = b->dpi;
+        req.threshold = r.threshold;
+        req.provenance["store"] = std::filesystem::absolute(b->store).string();
+        req.provenance["top_k"] = o.topK >= 1 ? std::to_string(o.topK) : "study default";
+        renderConsistencyFigures(r.setsByCondition, r.consistency, r.passingImages, req);
     });
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include "analysis/LabelTTests.h"
@@ -154,6 +155,8 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     const int L = static_cast<int>(labels.size());  // own reference sits at index L
 
     AnalysisReport report;
+    report.threshold = threshold;
+    for (const auto& spec : study.sets) report.setsByCondition[spec.condition].push_back(spec.name);
     std::vector<LoadedSet> sets;
     for (const auto& spec : study.sets) {
         job.checkCancelled();
@@ -167,14 +170,26 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
         io::writeFileAtomically(p, text);
         report.written.push_back(p);
     };
-    const std::string header = "# threshold " + num(threshold) + ", top-k " + std::to_string(k) + " by " +
-                               (opt.rankBy == analysis::RankBy::Magnitude ? "|value| (published)" : "signed value") + ", readout " +
-                               explain::toString(study.relevance.readout) + "\n";
+    {  // settings beside the tables (the CSVs stay plain for pandas / R)
+        nlohmann::json j;
+        j["confidence_threshold"] = threshold;
+        j["top_k"] = k;
+        j["rank_by"] = opt.rankBy == analysis::RankBy::Magnitude ? "magnitude (published)" : "signed";
+        j["readout"] = explain::toString(study.relevance.readout);
+        j["rule"] = explain::toString(study.relevance.rule);
+        j["labels"] = labels;
+        j["fdr"] = "Benjamini-Hochberg; paired tests jointly over all sets and sites, independent tests jointly over all conditions and sites, "
+                   "similarity per (set, site)";
+        j["normalisation"] = "each per-layer vector divided by its absolute maximum (per image, target, site, layer)";
+        fs::create_directories(outDir);
+        io::writeFileAtomically((fs::path(outDir) / "analysis-settings.json").string(), j.dump(2));
+        report.written.push_back((fs::path(outDir) / "analysis-settings.json").string());
+    }
 
     // confidence and consistency
     std::ostringstream conf, cons;
     conf << "set,image,confidence,passes\n";
-    cons << header << "set,site,layer,consistency_percent,neuron,count,images\n";
+    cons << "set,site,layer,consistency_percent,neuron,count,images\n";
     for (const auto& s : sets) {
         for (std::size_t i = 0; i < s.imageNames.size(); ++i)
             conf << s.spec->name << "," << csvField(s.imageNames[i]) << "," << num(s.confidence[i]) << "," << (s.confidence[i] >= threshold ? "true" : "false") << "\n";
@@ -192,6 +207,8 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
                 topK.push_back(std::move(perLayer));
             }
             const auto c = analysis::neuronConsistency(topK);
+            report.passingImages[s.spec->name] = static_cast<int>(pass.size());
+            for (const auto& pt : c) report.consistency[s.spec->name][site].push_back(pt.percent);
             for (std::size_t l = 0; l < c.size(); ++l)
                 cons << s.spec->name << "," << site << "," << l << "," << num(c[l].percent) << "," << c[l].neuron << "," << c[l].count << "," << c[l].images << "\n";
         }
@@ -201,7 +218,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
 
     // similarity per condition (pool of its sets, no threshold), aggregated per set
     std::ostringstream sim;
-    sim << header << "set,site,label,layer,n,mean,sem,t,p,q,significant,invalid_reason\n";
+    sim << "set,site,label,layer,n,mean,sem,t,p,q,significant,invalid_reason\n";
     std::map<std::string, std::vector<const LoadedSet*>> byCondition;
     for (const auto& s : sets) byCondition[s.spec->condition].push_back(&s);
     for (const auto& [condition, members] : byCondition) {
@@ -266,7 +283,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     analysis::applyJointFdr(pf);
     analysis::applyJointFdr(inf);
     std::ostringstream tests;
-    tests << header << "family,group,site,layer,label1,label2,n1,n2,t,dof,p,q,significant,abs_d,mean1,mean2,test,invalid_reason\n";
+    tests << "family,group,site,layer,label1,label2,n1,n2,t,dof,p,q,significant,abs_d,mean1,mean2,test,invalid_reason\n";
     std::vector<std::pair<double, std::string>> global;
     const int layers = sets.front().sites.at(sites.front()).layers;
     for (std::size_t i = 0; i < paired.size(); ++i) {

@@ -6,6 +6,7 @@
 //  - similarity per condition: pool of both sets (no threshold), aggregate per set over passing images;
 //  - paired label tests per set and site, BH jointly over all of them; independent tests per condition
 //    and site (first set of the condition in file order vs the second), BH jointly over all of them.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct AnalysisOptions {
 struct AnalysisReport {
     std::vector<std::string> written;
     std::vector<std::string> warnings;  // e.g. a set with fewer than 2 passing images
+    // for figures: condition -> its sets (file order); set -> site -> consistency % per layer; set -> passing images
+    std::map<std::string, std::vector<std::string>> setsByCondition;
+    std::map<std::string, std::map<std::string, std::vector<double>>> consistency;
+    std::map<std::string, int> passingImages;
+    double threshold = 0;
 };
 
 // Reads <storeDir>/study.json and <storeDir>/relevance/, writes tables into outDir.

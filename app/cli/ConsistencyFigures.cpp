@@ -1,0 +1,77 @@
+#include "ConsistencyFigures.h"
+
+#include <filesystem>
+#include <iostream>
+
+#ifdef BIASSCOPE_HAS_FIGURES
+#include <QApplication>
+#include <QJsonObject>
+#include <qcustomplot.h>
+
+#include "figures/ConsistencyFigure.h"
+#include "figures/FigureExport.h"
+#endif
+
+namespace biasscope::cli {
+
+#ifdef BIASSCOPE_HAS_FIGURES
+namespace {
+
+QString displayName(const std::string& set) {
+    std::string s = set.rfind("masked_", 0) == 0 ? set.substr(7) : set;
+    if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+    return QString::fromStdString(s);
+}
+
+}  // namespace
+
+void renderConsistencyFigures(const std::map<std::string, std::vector<std::string>>& setsByCondition,
+                              const std::map<std::string, std::map<std::string, std::vector<double>>>& curves, const std::map<std::string, int>& images,
+                              const ConsistencyFigureRequest& r) {
+    namespace fs = std::filesystem;
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM") && !qEnvironmentVariableIsSet("DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    int argc = 1;
+    char name[] = "biasscope-cli";
+    char* argv[] = {name, nullptr};
+    QApplication app(argc, argv);
+    const QColor blockColours[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xff, 0x7f, 0x0e), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b)};
+    const QColor geluColours[] = {QColor(0x2c, 0xa0, 0x2c), QColor(0xd6, 0x27, 0x28), QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f)};
+    for (const auto& [condition, sets] : setsByCondition) {
+        std::vector<ui::ConsistencySeries> series;
+        QStringList counts;
+        for (const auto& [site, label, colours, dashed] :
+             std::vector<std::tuple<std::string, QString, const QColor*, bool>>{{"final", "block output", blockColours, true}, {"intermediate", "post-GELU", geluColours, false}})
+            for (std::size_t i = 0; i < sets.size() && i < 4; ++i) {
+                auto c = curves.find(sets[i]);
+                if (c == curves.end() || !c->second.count(site)) continue;
+                series.push_back({displayName(sets[i]) + ", " + label, c->second.at(site), colours[i], dashed, dashed});
+            }
+        if (series.empty()) continue;
+        for (const auto& s : sets)
+            if (images.count(s)) counts << QString("%1 %2").arg(images.at(s)).arg(displayName(s).toLower());
+        const QString caption = QString("n = %1 images with confidence ≥ %2. 'Block output' = residual stream after the MLP (the paper's 'Post_LayerNorm').")
+                                    .arg(counts.join(", "))
+                                    .arg(r.threshold);
+        QCustomPlot plot;
+        plot.resize(static_cast<int>(r.width * 96), static_cast<int>(r.height * 96));
+        ui::buildConsistencyFigure(plot, QString("Consistency of top-ranked neurons per layer (%1 images)").arg(QString::fromStdString(condition)), series, caption);
+        QJsonObject prov;
+        prov["kind"] = "consistency";
+        prov["condition"] = QString::fromStdString(condition);
+        prov["threshold"] = r.threshold;
+        for (const auto& [k, v] : r.provenance) prov[QString::fromStdString(k)] = QString::fromStdString(v);
+        for (const auto& fmt : r.formats) {
+            const std::string path = (fs::path(r.outDir) / (condition + "_consistency." + fmt)).string();
+            ui::exportFigure(plot, QString::fromStdString(path), {r.width, r.height, r.dpi, false}, prov);
+            std::cout << "wrote " << path << "\n";
+        }
+    }
+}
+#else
+void renderConsistencyFigures(const std::map<std::string, std::vector<std::string>>&, const std::map<std::string, std::map<std::string, std::vector<double>>>&,
+                              const std::map<std::string, int>&, const ConsistencyFigureRequest&) {
+    std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered (CSV tables only)\n";
+}
+#endif
+
+}  // namespace biasscope::cli

@@ -1,0 +1,26 @@
+#pragma once
+// Consistency figures of the CLI (`published consistency`, `study analyze`): one figure per condition,
+// block output dashed with squares, post-GELU solid with discs, rendered offscreen by ui/ when the
+// GUI libraries are built (else a note is printed and only the CSV tables exist).
+#include <map>
+#include <string>
+#include <vector>
+
+namespace biasscope::cli {
+
+struct ConsistencyFigureRequest {
+    std::string outDir;
+    std::vector<std::string> formats{"png", "pdf", "svg"};
+    int dpi = 300;
+    double width = 7.0, height = 4.2;
+    double threshold = 0.9;
+    std::map<std::string, std::string> provenance;  // written into each sidecar
+};
+
+// setsByCondition: condition -> its sets in drawing order; curves: set -> site -> percent per layer;
+// images: set -> number of images that passed the threshold.
+void renderConsistencyFigures(const std::map<std::string, std::vector<std::string>>& setsByCondition,
+                              const std::map<std::string, std::map<std::string, std::vector<double>>>& curves, const std::map<std::string, int>& images,
+                              const ConsistencyFigureRequest& request);
+
+}  // namespace biasscope::cli
