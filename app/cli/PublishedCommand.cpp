@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "Commands.h"
-#include "ConsistencyFigures.h"
+#include "StudyFigures.h"
 #include "analysis/NeuronConsistency.h"
 #include "common/Error.h"
 #include "io/AtomicFile.h"

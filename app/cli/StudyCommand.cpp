@@ -1,10 +1,11 @@
 // `biasscope-cli study run STUDY.json --out DIR [--shard I/N] [--device ...]`
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "Commands.h"
-#include "ConsistencyFigures.h"
+#include "StudyFigures.h"
 #include "common/Device.h"
 #include "common/Error.h"
 #include "study/StudyAnalysis.h"
@@ -57,6 +58,7 @@ void addStudyCommand(CLI::App& app) {
         bool signedRank = false;
         std::vector<std::string> formats{"png", "pdf", "svg"};
         int dpi = 300;
+        std::string significance = "hide";
     };
     auto b = std::make_shared<AnalyzeArgs>();
     CLI::App* an = study->add_subcommand("analyze", "Consistency, similarity and t-tests (BH as published) of a study store, as CSV tables");
@@ -66,6 +68,8 @@ void addStudyCommand(CLI::App& app) {
     an->add_option("--top-k", b->topK, "gender-sensitive neurons per layer (default: the study's; published 5, sensitivity run 10)");
     an->add_option("--format", b->formats, "figure formats: png, tif, pdf, svg (repeatable)");
     an->add_option("--dpi", b->dpi, "raster resolution of the figures");
+    an->add_option("--significance", b->significance, "non-significant similarity cells: hide (published), fade, or outline the significant ones")
+        ->check(CLI::IsMember({"hide", "fade", "outline"}));
     an->add_flag("--signed", b->signedRank, "rank neurons by signed value instead of |value| (published: |value|)");
     an->callback([b]() {
         study::AnalysisOptions o;
@@ -84,6 +88,24 @@ void addStudyCommand(CLI::App& app) {
         req.provenance["store"] = std::filesystem::absolute(b->store).string();
         req.provenance["top_k"] = o.topK >= 1 ? std::to_string(o.topK) : "study default";
         renderConsistencyFigures(r.setsByCondition, r.consistency, r.passingImages, req);
+        std::map<std::string, std::map<std::string, SimilarityFigureInput>> sim;
+        for (const auto& [set, sites] : r.similarity)
+            for (const auto& [site, cells] : sites) {
+                SimilarityFigureInput in;
+                in.labels = r.labels;
+                for (const auto& c : cells) in.layers = std::max(in.layers, c.layer + 1);
+                in.mean.assign(r.labels.size() * static_cast<std::size_t>(in.layers), std::nan(""));
+                in.sem = in.mean;
+                in.significant.assign(in.mean.size(), false);
+                for (const auto& c : cells) {  // cells come label-major, in label order
+                    const std::size_t i = static_cast<std::size_t>(&c - &cells.front());
+                    in.mean[i] = c.mean;
+                    in.sem[i] = c.sem;
+                    in.significant[i] = c.significant;
+                }
+                sim[set][site] = std::move(in);
+            }
+        renderSimilarityFigures(sim, b->significance, req);
     });
 }
 

@@ -156,6 +156,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
 
     AnalysisReport report;
     report.threshold = threshold;
+    report.labels = labels;
     for (const auto& spec : study.sets) report.setsByCondition[spec.condition].push_back(spec.name);
     std::vector<LoadedSet> sets;
     for (const auto& spec : study.sets) {
@@ -241,7 +242,9 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
             for (std::size_t m = 0; m < members.size(); ++m) {
                 std::vector<bool> passing;
                 for (double c : members[m]->confidence) passing.push_back(c >= threshold);
-                for (const auto& c : analysis::aggregateSimilarity(cos, pool.targets, pool.layers, L, imagesOf[m], passing))
+                const auto cells = analysis::aggregateSimilarity(cos, pool.targets, pool.layers, L, imagesOf[m], passing);
+                report.similarity[members[m]->spec->name][site] = cells;
+                for (const auto& c : cells)
                     sim << members[m]->spec->name << "," << site << "," << labels[static_cast<std::size_t>(c.target)] << "," << c.layer << "," << c.n << ","
                         << num(c.mean) << "," << num(c.sem) << "," << num(c.t) << "," << num(c.p) << "," << num(c.q) << "," << (c.significant ? "true" : "false")
                         << "," << csvField(c.invalidReason) << "\n";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "analysis/NeuronConsistency.h"
+#include "analysis/RelevanceSimilarity.h"
 #include "common/JobControl.h"
 
 namespace biasscope::study {
@@ -28,6 +29,8 @@ struct AnalysisReport {
     std::map<std::string, std::vector<std::string>> setsByCondition;
     std::map<std::string, std::map<std::string, std::vector<double>>> consistency;
     std::map<std::string, int> passingImages;
+    std::vector<std::string> labels;                                                                     // rows of the heatmaps
+    std::map<std::string, std::map<std::string, std::vector<analysis::SimilarityCell>>> similarity;  // set -> site -> cells
     double threshold = 0;
 };
 

@@ -1,4 +1,4 @@
-#include "ConsistencyFigures.h"
+#include "StudyFigures.h"
 
 #include <filesystem>
 #include <iostream>
@@ -10,6 +10,7 @@
 
 #include "figures/ConsistencyFigure.h"
 #include "figures/FigureExport.h"
+#include "figures/SimilarityHeatmap.h"
 #endif
 
 namespace biasscope::cli {
@@ -67,7 +68,54 @@ void renderConsistencyFigures(const std::map<std::string, std::vector<std::strin
         }
     }
 }
+void renderSimilarityFigures(const std::map<std::string, std::map<std::string, SimilarityFigureInput>>& bySetSite, const std::string& style,
+                             const ConsistencyFigureRequest& r) {
+    namespace fs = std::filesystem;
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM") && !qEnvironmentVariableIsSet("DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    int argc = 1;
+    char name[] = "biasscope-cli";
+    char* argv[] = {name, nullptr};
+    QApplication app(argc, argv);
+    const ui::SignificanceStyle s = ui::parseSignificanceStyle(QString::fromStdString(style));
+    const QString styleNote = s == ui::SignificanceStyle::Hide   ? "Cells with FDR q ≥ 0.05 are hidden (as published)."
+                              : s == ui::SignificanceStyle::Fade ? "Cells with FDR q ≥ 0.05 are faded."
+                                                                 : "Cells with FDR q < 0.05 are outlined.";
+    for (const auto& [set, sites] : bySetSite)
+        for (const auto& [site, in] : sites) {
+            ui::LabelLayerGrid grid;
+            for (const auto& l : in.labels) grid.labels << QString::fromStdString(l);
+            grid.layers = in.layers;
+            grid.values = in.mean;
+            grid.significant = in.significant;
+            const QString where = QString("%1, %2").arg(QString::fromStdString(set), site == "final" ? "block output" : QString::fromStdString(site));
+            QCustomPlot plot;
+            plot.resize(static_cast<int>(r.width * 96), static_cast<int>(r.height * 96));
+            ui::buildSimilarityHeatmap(plot, "Cosine similarity to the gender relevance (" + where + ")", grid, s,
+                                       styleNote + QString(" Mean over images with confidence ≥ %1; one-sample t-test, Benjamini-Hochberg over all cells.").arg(r.threshold));
+            QJsonObject prov;
+            prov["kind"] = "similarity";
+            prov["set"] = QString::fromStdString(set);
+            prov["site"] = QString::fromStdString(site);
+            prov["significance_style"] = QString::fromStdString(style);
+            prov["threshold"] = r.threshold;
+            for (const auto& [k, v] : r.provenance) prov[QString::fromStdString(k)] = QString::fromStdString(v);
+            for (const auto& fmt : r.formats) {
+                const std::string path = (fs::path(r.outDir) / ("similarity_" + set + "_" + site + "." + fmt)).string();
+                ui::exportFigure(plot, QString::fromStdString(path), {r.width, r.height, r.dpi, false}, prov);
+                std::cout << "wrote " << path << "\n";
+            }
+            grid.values = in.sem;
+            ui::buildSemHeatmap(plot, "Standard error of the mean similarity (" + where + ")", grid, "");
+            prov["kind"] = "similarity_sem";
+            for (const auto& fmt : r.formats) {
+                const std::string path = (fs::path(r.outDir) / ("sem_" + set + "_" + site + "." + fmt)).string();
+                ui::exportFigure(plot, QString::fromStdString(path), {r.width, r.height, r.dpi, false}, prov);
+                std::cout << "wrote " << path << "\n";
+            }
+        }
+}
 #else
+void renderSimilarityFigures(const std::map<std::string, std::map<std::string, SimilarityFigureInput>>&, const std::string&, const ConsistencyFigureRequest&) {}
 void renderConsistencyFigures(const std::map<std::string, std::vector<std::string>>&, const std::map<std::string, std::map<std::string, std::vector<double>>>&,
                               const std::map<std::string, int>&, const ConsistencyFigureRequest&) {
     std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered (CSV tables only)\n";

@@ -23,4 +23,15 @@ void renderConsistencyFigures(const std::map<std::string, std::vector<std::strin
                               const std::map<std::string, std::map<std::string, std::vector<double>>>& curves, const std::map<std::string, int>& images,
                               const ConsistencyFigureRequest& request);
 
+struct SimilarityFigureInput {
+    std::vector<std::string> labels;
+    int layers = 0;
+    std::vector<double> mean, sem;  // labels x layers
+    std::vector<bool> significant;
+};
+
+// similarity_<set>_<site>.<fmt> (coolwarm, [-1, 1], style hide | fade | outline) and sem_<set>_<site>.<fmt> (viridis).
+void renderSimilarityFigures(const std::map<std::string, std::map<std::string, SimilarityFigureInput>>& bySetSite, const std::string& style,
+                             const ConsistencyFigureRequest& request);
+
 }  // namespace biasscope::cli
