@@ -18,6 +18,16 @@ namespace biasscope::cli {
 #ifdef BIASSCOPE_HAS_FIGURES
 namespace {
 
+// One QApplication per process for offscreen rendering (headless servers get the offscreen platform).
+void ensureQtApplication() {
+    if (QApplication::instance()) return;
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM") && !qEnvironmentVariableIsSet("DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    static int argc = 1;
+    static char name[] = "biasscope-cli";
+    static char* argv[] = {name, nullptr};
+    static QApplication app(argc, argv);
+}
+
 QString displayName(const std::string& set) {
     std::string s = set.rfind("masked_", 0) == 0 ? set.substr(7) : set;
     if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
@@ -30,11 +40,7 @@ void renderConsistencyFigures(const std::map<std::string, std::vector<std::strin
                               const std::map<std::string, std::map<std::string, std::vector<double>>>& curves, const std::map<std::string, int>& images,
                               const ConsistencyFigureRequest& r) {
     namespace fs = std::filesystem;
-    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM") && !qEnvironmentVariableIsSet("DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
-    int argc = 1;
-    char name[] = "biasscope-cli";
-    char* argv[] = {name, nullptr};
-    QApplication app(argc, argv);
+    ensureQtApplication();
     const QColor blockColours[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xff, 0x7f, 0x0e), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b)};
     const QColor geluColours[] = {QColor(0x2c, 0xa0, 0x2c), QColor(0xd6, 0x27, 0x28), QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f)};
     for (const auto& [condition, sets] : setsByCondition) {
@@ -71,11 +77,7 @@ void renderConsistencyFigures(const std::map<std::string, std::vector<std::strin
 void renderSimilarityFigures(const std::map<std::string, std::map<std::string, SimilarityFigureInput>>& bySetSite, const std::string& style,
                              const ConsistencyFigureRequest& r) {
     namespace fs = std::filesystem;
-    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM") && !qEnvironmentVariableIsSet("DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
-    int argc = 1;
-    char name[] = "biasscope-cli";
-    char* argv[] = {name, nullptr};
-    QApplication app(argc, argv);
+    ensureQtApplication();
     const ui::SignificanceStyle s = ui::parseSignificanceStyle(QString::fromStdString(style));
     const QString styleNote = s == ui::SignificanceStyle::Hide   ? "Cells with FDR q ≥ 0.05 are hidden (as published)."
                               : s == ui::SignificanceStyle::Fade ? "Cells with FDR q ≥ 0.05 are faded."
