@@ -312,6 +312,15 @@ void MainWindow::onFinished(const std::shared_ptr<const RelevanceOutcome>& outco
     emit relevanceReady();
 }
 
+int MainWindow::currentTargetRow() const {
+    const auto& out = state_->outcome;
+    if (!out) return -1;
+    const int cls = targetBox_->currentData().toInt();
+    for (std::size_t i = 0; i < out->result.targets.size(); ++i)
+        if (out->result.targets[i].classIndex == cls) return static_cast<int>(i);
+    return -1;
+}
+
 void MainWindow::redraw() {
     redrawImage();
     redrawNeuronMap();
@@ -324,12 +333,7 @@ void MainWindow::redrawImage() {
         imagePlot_->replot();
         return;
     }
-    int t = -1;
-    if (out) {
-        const int cls = targetBox_->currentData().toInt();
-        for (std::size_t i = 0; i < out->result.targets.size(); ++i)
-            if (out->result.targets[i].classIndex == cls) t = static_cast<int>(i);
-    }
+    const int t = currentTargetRow();
     if (t < 0) {
         overlayItem_->setPixmap(QPixmap::fromImage(state_->image));
         state_->heatLimit = 0;
@@ -364,11 +368,7 @@ void MainWindow::redrawImage() {
 
 void MainWindow::redrawNeuronMap() {
     const auto& out = state_->outcome;
-    const int cls = targetBox_->currentData().toInt();
-    int t = -1;
-    if (out)
-        for (std::size_t i = 0; i < out->result.targets.size(); ++i)
-            if (out->result.targets[i].classIndex == cls) t = static_cast<int>(i);
+    const int t = currentTargetRow();
     const auto site = explain::parseSite(siteBox_->currentData().toString().toStdString());
     const explain::SiteRelevance* s = out ? out->result.site(site) : nullptr;
     if (!s || t < 0) {

@@ -52,6 +52,7 @@ private:
     void buildUi();
     void onModelLoaded(const std::shared_ptr<const ModelOutcome>& outcome);
     void onFinished(const std::shared_ptr<const RelevanceOutcome>& outcome);
+    int currentTargetRow() const;  // row of the selected class in the current result, -1 if none
     void redraw();
     void redrawImage();
     void redrawNeuronMap();

@@ -2,8 +2,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +11,7 @@
 #include "explain/RelevanceExport.h"
 #include "io/AtomicFile.h"
 #include "io/ImageIO.h"
+#include "io/JsonFile.h"
 #include "io/Safetensors.h"
 #include "io/Sha256.h"
 #include "model/VitWeights.h"
@@ -79,10 +78,7 @@ StudyRunReport runStudy(const StudyDefinition& s, const StudyRunOptions& o, cons
         for (const auto& f : io::listImageFiles(set.folder)) work.emplace_back(&set, f);
     {  // the store carries its study definition, so `study analyze DIR` needs nothing else
         fs::create_directories(o.outDir);
-        std::ifstream in(s.sourcePath);
-        std::stringstream text;
-        text << in.rdbuf();
-        nlohmann::json j = nlohmann::json::parse(text.str());
+        nlohmann::json j = io::readJsonFile(s.sourcePath, "study file");
         for (auto& h : j["heads"]) {
             const std::string name = h["name"];
             for (const auto& hs : s.heads)
