@@ -8,7 +8,9 @@
 #include "StudyFigures.h"
 #include "common/Device.h"
 #include "common/Error.h"
+#include "study/PublishedImport.h"
 #include "study/StudyAnalysis.h"
+#include "study/StudyMerge.h"
 #include "study/StudyRunner.h"
 
 namespace biasscope::cli {
@@ -49,6 +51,28 @@ void addStudyCommand(CLI::App& app) {
         std::cout << "study '" << s.name << "': " << r.computed << " computed, " << r.skipped << " already stored, " << r.otherShards
                   << " left to other shards, " << r.failures.size() << " failed -> " << a->out << "\n";
         if (!r.failures.empty()) throw Error(std::to_string(r.failures.size()) + " image(s) failed (listed above); the others are stored");
+    });
+
+    struct ImportArgs {
+        std::string input, out;
+        std::vector<std::string> sources;
+    };
+    auto c = std::make_shared<ImportArgs>();
+    CLI::App* imp = study->add_subcommand("import-published", "Turn the published pipeline's vit_relevance/ folder into a study store (top-k and confidence)");
+    imp->add_option("vit_relevance", c->input, "the published vit_relevance/ folder (<set>/scores.json, <set>/<image>/top5_*.json)")->required();
+    imp->add_option("--out", c->out, "study store to write")->required();
+    imp->callback([c]() {
+        const auto r = study::importPublished(c->input, c->out);
+        std::cout << "imported " << r.images << " images in " << r.sets << " sets -> " << c->out << " (analyse with `biasscope-cli study analyze " << c->out
+                  << "`; consistency and top-k only: the published run kept no full relevance vectors)\n";
+    });
+    CLI::App* merge = study->add_subcommand("merge", "Union of study stores computed apart (e.g. shards on machines without a shared disk)");
+    merge->add_option("sources", c->sources, "source stores")->required();
+    merge->add_option("--out", c->out, "destination store (may already hold records)")->required();
+    merge->callback([c]() {
+        const auto r = study::mergeStores(c->sources, c->out);
+        std::cout << "merged into " << c->out << ": " << r.copied << " records copied, " << r.identical << " identical already there, " << r.equivalent
+                  << " equivalent (same image, model and parameters; existing kept)\n";
     });
 
     struct AnalyzeArgs {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -106,6 +107,120 @@ std::vector<int> passingImages(const LoadedSet& s, double threshold) {
     return out;
 }
 
+// Per set: every image's top-k neurons of the reference target per site and layer (all images; the
+// threshold is applied when tables are written). Built from full records or read from imported ones.
+struct RankedSet {
+    std::string name, condition;
+    std::vector<std::string> imageNames;
+    std::vector<double> confidence;
+    std::map<std::string, std::vector<std::vector<std::vector<int>>>> topK;      // site -> [image][layer][k]
+    std::map<std::string, std::vector<std::vector<std::vector<double>>>> value;  // site -> [image][layer][k], normalised; NaN if unknown
+};
+
+RankedSet rankFull(const LoadedSet& s, const std::vector<std::string>& sites, int referenceIndex, int k, analysis::RankBy rankBy) {
+    RankedSet r{s.spec->name, s.spec->condition, s.imageNames, s.confidence, {}, {}};
+    for (const auto& site : sites) {
+        const auto v = s.sites.at(site).view();
+        for (int img = 0; img < v.images; ++img) {
+            std::vector<std::vector<int>> idx;
+            std::vector<std::vector<double>> val;
+            for (int l = 0; l < v.layers; ++l) {
+                const float* vec = v.vector(img, referenceIndex, l);
+                idx.push_back(analysis::topKNeurons(vec, v.features, k, rankBy));
+                val.emplace_back();
+                for (int n : idx.back()) val.back().push_back(vec[n]);
+            }
+            r.topK[site].push_back(std::move(idx));
+            r.value[site].push_back(std::move(val));
+        }
+    }
+    return r;
+}
+
+// Records written by `study import-published`: the published top-k lists, used as they are.
+RankedSet readImported(const std::string& storeDir, const ImageSetSpec& spec, const std::vector<std::string>& sites, int k, analysis::RankBy rankBy) {
+    if (rankBy != analysis::RankBy::Magnitude)
+        throw InputError(storeDir + ": an imported store holds the published |value| rankings only; --signed needs a `study run` store");
+    RankedSet r{spec.name, spec.condition, {}, {}, {}, {}};
+    const fs::path dir = fs::path(storeDir) / "relevance" / spec.name;
+    if (!fs::is_directory(dir)) throw InputError(dir.string() + ": no imported records for set '" + spec.name + "'");
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".safetensors") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw InputError(dir.string() + ": no imported records");
+    for (const auto& f : files) {
+        const auto rec = io::readSafetensors(f.string());
+        std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
+        auto get = [&](const std::string& key) -> const at::Tensor& {
+            auto it = t.find(key);
+            if (it == t.end()) throw InputError(f.string() + ": missing tensor '" + key + "'");
+            return it->second;
+        };
+        const double conf = get("confidence").to(torch::kFloat64).item<double>();
+        if (!std::isfinite(conf)) throw InputError(f.string() + ": confidence is NaN");
+        r.imageNames.push_back(f.stem().string());
+        r.confidence.push_back(conf);
+        for (const auto& site : sites) {
+            const at::Tensor idx = get(spec.referenceTarget + "/" + site + "_topk_index").to(torch::kInt64).contiguous();
+            const at::Tensor val = get(spec.referenceTarget + "/" + site + "_topk_score").to(torch::kFloat64).contiguous();
+            if (idx.dim() != 2 || val.sizes() != idx.sizes()) throw InputError(f.string() + ": top-k tensors of '" + site + "' have inconsistent shapes");
+            if (idx.size(1) < k)
+                throw InputError(f.string() + ": the published run stored " + std::to_string(idx.size(1)) + " neurons per layer; top-k " + std::to_string(k) +
+                                 " cannot be recovered from it");
+            std::vector<std::vector<int>> ii(static_cast<std::size_t>(idx.size(0)));
+            std::vector<std::vector<double>> vv(ii.size());
+            for (long l = 0; l < idx.size(0); ++l)
+                for (long j = 0; j < k; ++j) {
+                    ii[static_cast<std::size_t>(l)].push_back(static_cast<int>(idx[l][j].item<std::int64_t>()));
+                    vv[static_cast<std::size_t>(l)].push_back(val[l][j].item<double>());
+                }
+            r.topK[site].push_back(std::move(ii));
+            r.value[site].push_back(std::move(vv));
+        }
+    }
+    return r;
+}
+
+// confidence.csv, consistency.csv and topk_neurons.csv (passing images only in the last two).
+void writeRankingTables(const std::vector<RankedSet>& sets, const std::vector<std::string>& sites, double threshold, AnalysisReport& report,
+                        const std::function<void(const std::string&, const std::string&)>& write) {
+    std::ostringstream conf, cons, top;
+    conf << "set,image,confidence,passes\n";
+    cons << "set,site,layer,consistency_percent,neuron,count,images\n";
+    top << "set,image,site,layer,rank,neuron,normalised_value\n";
+    for (const auto& s : sets) {
+        std::vector<int> pass;
+        for (std::size_t i = 0; i < s.imageNames.size(); ++i) {
+            conf << s.name << "," << csvField(s.imageNames[i]) << "," << num(s.confidence[i]) << "," << (s.confidence[i] >= threshold ? "true" : "false") << "\n";
+            if (s.confidence[i] >= threshold) pass.push_back(static_cast<int>(i));
+        }
+        if (pass.empty()) {
+            report.warnings.push_back("set '" + s.name + "': no image has confidence >= " + num(threshold) + "; it is left out of consistency and tests");
+            continue;
+        }
+        report.passingImages[s.name] = static_cast<int>(pass.size());
+        for (const auto& site : sites) {
+            std::vector<std::vector<std::vector<int>>> topK;
+            for (int img : pass) {
+                topK.push_back(s.topK.at(site)[static_cast<std::size_t>(img)]);
+                const auto& layers = topK.back();
+                for (std::size_t l = 0; l < layers.size(); ++l)
+                    for (std::size_t r = 0; r < layers[l].size(); ++r)
+                        top << s.name << "," << csvField(s.imageNames[static_cast<std::size_t>(img)]) << "," << site << "," << l << "," << r + 1 << ","
+                            << layers[l][r] << "," << num(s.value.at(site)[static_cast<std::size_t>(img)][l][r]) << "\n";
+            }
+            const auto c = analysis::neuronConsistency(topK);
+            for (const auto& pt : c) report.consistency[s.name][site].push_back(pt.percent);
+            for (std::size_t l = 0; l < c.size(); ++l)
+                cons << s.name << "," << site << "," << l << "," << num(c[l].percent) << "," << c[l].neuron << "," << c[l].count << "," << c[l].images << "\n";
+        }
+    }
+    write("confidence.csv", conf.str());
+    write("consistency.csv", cons.str());
+    write("topk_neurons.csv", top.str());
+}
+
 void appendTests(std::ostringstream& csv, const std::string& family, const std::string& group, const std::string& site, const std::vector<LabelTest>& tests,
                  const std::vector<std::string>& labels) {
     for (const auto& t : tests) {
@@ -117,22 +232,26 @@ void appendTests(std::ostringstream& csv, const std::string& family, const std::
     }
 }
 
-// The published table layout: significant cells only, "t=.. p=.. q=.. d=.." per layer, with exact numbers.
+// The published table layout (pairwise_ttest/<set>_<site>_results.csv, ind_ttest/<condition>_<site>_results.csv):
+// significant cells only, "t=.. p=.. q=.. d=.." per layer, rows in label order, with exact numbers instead of
+// 4-decimal strings. The published header's first cell reads "True" (a pandas artefact); ours names the column.
 std::string publishedTable(const std::vector<LabelTest>& tests, const std::vector<std::string>& labels, int layers, bool paired) {
+    std::vector<std::string> order;
     std::map<std::string, std::map<int, std::string>> rows;
     for (const auto& t : tests) {
         if (!t.significant) continue;
         const std::string row = paired ? labels[static_cast<std::size_t>(t.label1)] + " vs " + labels[static_cast<std::size_t>(t.label2)]
                                        : labels[static_cast<std::size_t>(t.label1)];
+        if (!rows.count(row)) order.push_back(row);
         rows[row][t.layer] = "t=" + num(t.result.t) + " p=" + num(t.result.p) + " q=" + num(t.q) + " d=" + num(t.result.cohenD);
     }
     std::ostringstream csv;
-    csv << (paired ? "Label Pair" : "Label");
+    csv << (paired ? "label_pair" : "label");
     for (int l = 0; l < layers; ++l) csv << ",Layer " << l;
     csv << "\n";
-    for (const auto& [row, cells] : rows) {
+    for (const auto& row : order) {
         csv << csvField(row);
-        for (int l = 0; l < layers; ++l) csv << "," << (cells.count(l) ? cells.at(l) : "");
+        for (int l = 0; l < layers; ++l) csv << "," << (rows[row].count(l) ? rows[row].at(l) : "");
         csv << "\n";
     }
     return csv.str();
@@ -144,12 +263,13 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     const StudyDefinition study = readStudyDefinition((fs::path(storeDir) / "study.json").string());
     const double threshold = opt.threshold >= 0 ? opt.threshold : study.confidenceThreshold;
     const int k = opt.topK >= 1 ? opt.topK : study.topK;
+    const bool imported = !study.importedFrom.empty();
     std::set<std::string> references;
     for (const auto& s : study.sets) references.insert(s.referenceTarget);
     std::vector<std::string> labels;
     for (const auto& t : study.targets)
         if (!references.count(t.name)) labels.push_back(t.name);
-    if (labels.empty()) throw InputError(study.sourcePath + ": every target is a reference target; no labels to analyse");
+    if (labels.empty() && !imported) throw InputError(study.sourcePath + ": every target is a reference target; no labels to analyse");
     std::vector<std::string> sites;
     for (auto s : study.relevance.sites) sites.push_back(explain::toString(s));
     const int L = static_cast<int>(labels.size());  // own reference sits at index L
@@ -158,16 +278,10 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     report.threshold = threshold;
     report.labels = labels;
     for (const auto& spec : study.sets) report.setsByCondition[spec.condition].push_back(spec.name);
-    std::vector<LoadedSet> sets;
-    for (const auto& spec : study.sets) {
-        job.checkCancelled();
-        auto order = labels;
-        order.push_back(spec.referenceTarget);
-        sets.push_back(loadSet(storeDir, spec, order, sites));
-    }
     fs::create_directories(outDir);
     auto write = [&](const std::string& name, const std::string& text) {
         const std::string p = (fs::path(outDir) / name).string();
+        fs::create_directories(fs::path(p).parent_path());
         io::writeFileAtomically(p, text);
         report.written.push_back(p);
     };
@@ -182,40 +296,37 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
         j["fdr"] = "Benjamini-Hochberg; paired tests jointly over all sets and sites, independent tests jointly over all conditions and sites, "
                    "similarity per (set, site)";
         j["normalisation"] = "each per-layer vector divided by its absolute maximum (per image, target, site, layer)";
-        fs::create_directories(outDir);
-        io::writeFileAtomically((fs::path(outDir) / "analysis-settings.json").string(), j.dump(2));
-        report.written.push_back((fs::path(outDir) / "analysis-settings.json").string());
+        if (imported) {
+            j["imported_from"] = study.importedFrom;
+            j["normalisation"] = "as published (the imported top-k scores are the published pipeline's normalised values)";
+        }
+        write("analysis-settings.json", j.dump(2));
     }
 
-    // confidence and consistency
-    std::ostringstream conf, cons;
-    conf << "set,image,confidence,passes\n";
-    cons << "set,site,layer,consistency_percent,neuron,count,images\n";
-    for (const auto& s : sets) {
-        for (std::size_t i = 0; i < s.imageNames.size(); ++i)
-            conf << s.spec->name << "," << csvField(s.imageNames[i]) << "," << num(s.confidence[i]) << "," << (s.confidence[i] >= threshold ? "true" : "false") << "\n";
-        const auto pass = passingImages(s, threshold);
-        if (pass.empty()) {
-            report.warnings.push_back("set '" + s.spec->name + "': no image has confidence >= " + num(threshold) + "; it is left out of consistency and tests");
-            continue;
+    if (imported) {  // top-k lists only: confidence, top-k and consistency
+        std::vector<RankedSet> ranked;
+        for (const auto& spec : study.sets) {
+            job.checkCancelled();
+            ranked.push_back(readImported(storeDir, spec, sites, k, opt.rankBy));
         }
-        for (const auto& site : sites) {
-            const auto v = s.sites.at(site).view();
-            std::vector<std::vector<std::vector<int>>> topK;
-            for (int img : pass) {
-                std::vector<std::vector<int>> perLayer;
-                for (int l = 0; l < v.layers; ++l) perLayer.push_back(analysis::topKNeurons(v.vector(img, L, l), v.features, k, opt.rankBy));
-                topK.push_back(std::move(perLayer));
-            }
-            const auto c = analysis::neuronConsistency(topK);
-            report.passingImages[s.spec->name] = static_cast<int>(pass.size());
-            for (const auto& pt : c) report.consistency[s.spec->name][site].push_back(pt.percent);
-            for (std::size_t l = 0; l < c.size(); ++l)
-                cons << s.spec->name << "," << site << "," << l << "," << num(c[l].percent) << "," << c[l].neuron << "," << c[l].count << "," << c[l].images << "\n";
-        }
+        writeRankingTables(ranked, sites, threshold, report, write);
+        report.warnings.push_back(storeDir + ": imported from the published pipeline, which saved only the top-" + std::to_string(k) +
+                                  " neurons per layer; similarity and t-tests need the full per-neuron relevance of a `study run`");
+        return report;
     }
-    write("confidence.csv", conf.str());
-    write("consistency.csv", cons.str());
+
+    std::vector<LoadedSet> sets;
+    for (const auto& spec : study.sets) {
+        job.checkCancelled();
+        auto order = labels;
+        order.push_back(spec.referenceTarget);
+        sets.push_back(loadSet(storeDir, spec, order, sites));
+    }
+    {
+        std::vector<RankedSet> ranked;
+        for (const auto& s : sets) ranked.push_back(rankFull(s, sites, L, k, opt.rankBy));
+        writeRankingTables(ranked, sites, threshold, report, write);
+    }
 
     // similarity per condition (pool of its sets, no threshold), aggregated per set
     std::ostringstream sim;
@@ -291,23 +402,23 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     const int layers = sets.front().sites.at(sites.front()).layers;
     for (std::size_t i = 0; i < paired.size(); ++i) {
         appendTests(tests, "paired", pairedKeys[i].first, pairedKeys[i].second, paired[i], labels);
-        write("pairwise_" + pairedKeys[i].first + "_" + pairedKeys[i].second + "_results.csv", publishedTable(paired[i], labels, layers, true));
+        write("pairwise_ttest/" + pairedKeys[i].first + "_" + pairedKeys[i].second + "_results.csv", publishedTable(paired[i], labels, layers, true));
         for (const auto& t : paired[i])
             if (std::isfinite(t.q))
-                global.emplace_back(t.q, pairedKeys[i].first + "," + pairedKeys[i].second + "," + std::to_string(t.layer) + "," +
-                                             labels[static_cast<std::size_t>(t.label1)] + " vs " + labels[static_cast<std::size_t>(t.label2)] + "," +
-                                             num(t.result.t) + "," + num(t.result.p) + "," + num(t.q) + "," + num(t.result.cohenD));
+                global.emplace_back(t.q, csvField(labels[static_cast<std::size_t>(t.label1)] + " vs " + labels[static_cast<std::size_t>(t.label2)]) + "," +
+                                             pairedKeys[i].first + "_" + pairedKeys[i].second + "," + std::to_string(t.layer) + "," + num(t.result.t) + "," +
+                                             num(t.result.p) + "," + num(t.q) + "," + num(t.result.cohenD));
     }
     for (std::size_t i = 0; i < independent.size(); ++i) {
         appendTests(tests, "independent", indKeys[i].first, indKeys[i].second, independent[i], labels);
-        write("independent_" + indKeys[i].first + "_" + indKeys[i].second + "_results.csv", publishedTable(independent[i], labels, layers, false));
+        write("ind_ttest/" + indKeys[i].first + "_" + indKeys[i].second + "_results.csv", publishedTable(independent[i], labels, layers, false));
     }
     write("ttests.csv", tests.str());
     std::stable_sort(global.begin(), global.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::ostringstream top;
-    top << "set,site,layer,pair,t,p,q,abs_d\n";
+    top << "comparison,category,layer,t_stat,p_value,q_value,cohen_d\n";  // published columns (cohen_d is |d_avg|)
     for (std::size_t i = 0; i < global.size() && i < 50; ++i) top << global[i].second << "\n";
-    write("top50_global_results.csv", top.str());
+    write("pairwise_ttest/top50_global_results.csv", top.str());
     return report;
 }
 

@@ -40,6 +40,7 @@ StudyDefinition readStudyDefinition(const std::string& path) {
     s.sourcePath = path;
     try {
         s.name = j.value("name", fs::path(path).stem().string());
+        s.importedFrom = j.value("imported_from", std::string());
         for (const auto& h : j.at("heads"))
             s.heads.push_back({h.at("name").get<std::string>(), resolve(h.at("path").get<std::string>()), resolve(h.value("config", std::string()))});
         for (const auto& t : j.at("targets")) s.targets.push_back({t.at("name").get<std::string>(), t.at("head").get<std::string>(), t.at("class").get<int>()});
@@ -61,12 +62,13 @@ StudyDefinition readStudyDefinition(const std::string& path) {
     } catch (const nlohmann::json::exception& e) {
         throw InputError(path + ": missing or malformed field: " + e.what());
     }
-    if (s.heads.empty() || s.sets.empty() || s.targets.empty()) throw InputError(path + ": a study needs heads, image_sets and targets");
+    if ((s.heads.empty() && s.importedFrom.empty()) || s.sets.empty() || s.targets.empty())
+        throw InputError(path + ": a study needs heads, image_sets and targets");
     std::set<std::string> heads, names;
     for (const auto& h : s.heads)
         if (!heads.insert(h.name).second) throw InputError(path + ": head '" + h.name + "' defined twice");
     for (const auto& t : s.targets) {
-        if (!heads.count(t.head)) throw InputError(path + ": target '" + t.name + "' uses unknown head '" + t.head + "'");
+        if (s.importedFrom.empty() && !heads.count(t.head)) throw InputError(path + ": target '" + t.name + "' uses unknown head '" + t.head + "'");
         if (!names.insert(t.name).second) throw InputError(path + ": target '" + t.name + "' defined twice");
     }
     for (const auto& st : s.sets) {

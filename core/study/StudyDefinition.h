@@ -24,6 +24,7 @@ struct ImageSetSpec {
 
 struct StudyDefinition {
     std::string name, sourcePath;
+    std::string importedFrom;  // set by `study import-published`: a top-k-only store, no heads (PublishedImport.h)
     std::vector<HeadSpec> heads;  // the first head's file provides the backbone; the others must share it
     std::vector<ImageSetSpec> sets;
     std::vector<TargetSpec> targets;

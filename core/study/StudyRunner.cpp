@@ -62,6 +62,9 @@ bool alreadyStored(const std::string& path, const std::map<std::string, std::str
 StudyRunReport runStudy(const StudyDefinition& s, const StudyRunOptions& o, const JobControl& job) {
     if (o.shardCount < 1 || o.shardIndex < 0 || o.shardIndex >= o.shardCount)
         throw InputError("--shard " + std::to_string(o.shardIndex) + "/" + std::to_string(o.shardCount) + ": expected I/N with 0 <= I < N");
+    if (!s.importedFrom.empty())
+        throw InputError(s.sourcePath + ": this store was imported from the published pipeline (" + s.importedFrom +
+                         "); it has no model to run. Write a study file with heads (docs/study-format.md) and run that.");
     std::string modelKey;
     const model::VitModel model = loadStudyModel(s, modelKey).to(o.device);
     std::vector<explain::Target> targets;

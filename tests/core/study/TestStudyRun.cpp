@@ -13,6 +13,7 @@
 #include "io/ImageIO.h"
 #include "io/Safetensors.h"
 #include "study/StudyAnalysis.h"
+#include "study/StudyMerge.h"
 #include "study/StudyRunner.h"
 
 using namespace biasscope;
@@ -113,6 +114,18 @@ private slots:
         QCOMPARE(a.otherShards, 3);
         expectSameStore(full.outDir, s0.outDir);
 
+        // two shards on machines without a shared disk, then `study merge`: the same store again
+        study::StudyRunOptions m0{(root / "machine0").string(), 0, 2}, m1{(root / "machine1").string(), 1, 2};
+        study::runStudy(study, m0);
+        study::runStudy(study, m1);
+        const auto mr = study::mergeStores({m0.outDir, m1.outDir}, (root / "merged").string());
+        QCOMPARE(mr.copied, 6);
+        expectSameStore(full.outDir, root / "merged");
+        const auto again2 = study::mergeStores({m0.outDir, full.outDir}, (root / "merged").string());  // re-merge: nothing new
+        QCOMPARE(again2.copied, 0);
+        QCOMPARE(again2.identical, 9);
+        QVERIFY(fs::exists(root / "merged/study.json"));
+
         // analysis: every table, the published test counts, and identical tables from the sharded store
         study::AnalysisOptions ao;
         ao.threshold = 0.0;  // random tiny models: let every image pass
@@ -139,6 +152,14 @@ private slots:
         auto changed = study;
         changed.relevance.readout = explain::Readout::Relevance;
         QCOMPARE(study::runStudy(changed, full).computed, 6);
+        // a store of other parameters does not merge; the destination is untouched
+        try {
+            study::mergeStores({m0.outDir, full.outDir}, (root / "merged2").string());
+            QFAIL("merged records of different parameters");
+        } catch (const InputError& e) {
+            QVERIFY2(std::string(e.what()).find("other parameters") != std::string::npos, e.what());
+        }
+        QVERIFY(!fs::exists(root / "merged2/relevance"));
     }
 
     void badStudyFilesAreNamed() {
