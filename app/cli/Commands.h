@@ -9,5 +9,6 @@ void addMakeDemoCommand(CLI::App& app);
 void addFeatherCommand(CLI::App& app);
 void addPublishedCommand(CLI::App& app);
 void addStudyCommand(CLI::App& app);
+void addFigureCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

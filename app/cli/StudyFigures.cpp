@@ -10,6 +10,7 @@
 
 #include "figures/ConsistencyFigure.h"
 #include "figures/FigureExport.h"
+#include "figures/RelevanceMaps.h"
 #include "figures/SimilarityHeatmap.h"
 #endif
 
@@ -116,7 +117,69 @@ void renderSimilarityFigures(const std::map<std::string, std::map<std::string, S
             }
         }
 }
+void renderRelevanceFigures(const RelevanceFigureInput& in, const RelevanceFigureStyle& st, const ConsistencyFigureRequest& r) {
+    namespace fs = std::filesystem;
+    ensureQtApplication();
+    const std::string base = in.stem + "_" + in.target;
+    QJsonObject prov;
+    prov["target"] = QString::fromStdString(in.target);
+    prov["image"] = QString::fromStdString(in.imageFile);
+    prov["percentile_limit"] = st.percentile;
+    for (const auto& [k, v] : r.provenance) prov[QString::fromStdString(k)] = QString::fromStdString(v);
+    auto save = [&](QCustomPlot& plot, const std::string& name, QJsonObject p) {
+        for (const auto& fmt : r.formats) {
+            const std::string path = (fs::path(r.outDir) / (name + "." + fmt)).string();
+            ui::exportFigure(plot, QString::fromStdString(path), {r.width, r.height, r.dpi, false}, p);
+            std::cout << "wrote " << path << "\n";
+        }
+    };
+    const QString limitNote = st.percentile >= 100 ? QString("limits ±max|R|") : QString("limits ±%1th percentile of |R| (clipped)").arg(st.percentile);
+    QCustomPlot plot;
+    plot.resize(static_cast<int>(r.width * 96), static_cast<int>(r.height * 96));
+    if (in.input.rows > 0) {
+        QImage rgb;
+        if (!in.imageFile.empty() && !rgb.load(QString::fromStdString(in.imageFile)))
+            std::cerr << "biasscope-cli: warning: " << in.imageFile << ": cannot read the image; the heatmap is drawn on white\n";
+        ui::OverlayOptions o;
+        o.percentile = st.percentile;
+        o.alpha = st.alpha;
+        o.grayscale = st.grayscale;
+        const double lim = ui::symmetricLimit(in.input.values.data(), in.input.values.size(), st.percentile);
+        o.limit = lim;
+        ui::buildInputOverlayFigure(plot, QString("Input relevance: %1, target %2").arg(QString::fromStdString(in.stem), QString::fromStdString(in.target)),
+                                                       rgb, in.input.values.data(), in.input.columns, in.input.rows, o,
+                                                       QString("Blue negative, red positive, white 0; %1 = %2; alpha %3%4.")
+                                                           .arg(limitNote).arg(lim, 0, 'g', 4).arg(st.alpha).arg(st.grayscale && !rgb.isNull() ? ", image in grey" : ""));
+        QJsonObject p = prov;
+        p["kind"] = "input_overlay";
+        p["limit"] = lim;
+        p["alpha"] = st.alpha;
+        save(plot, base + "_input", p);
+    }
+    for (const auto& [what, maps] : std::vector<std::pair<std::string, const std::map<std::string, MapData>*>>{{"neurons", &in.neurons}, {"tokens", &in.tokens}})
+        for (const auto& [site, m] : *maps) {
+            ui::LayerMap lm;
+            lm.layers = m.rows;
+            lm.columns = m.columns;
+            lm.values = m.values;
+            lm.columnLabel = what == "neurons" ? (site == "intermediate" ? "post-GELU neuron" : "hidden unit") : "token (0 = CLS, then patches row by row)";
+            const double lim = ui::symmetricLimit(m.values.data(), m.values.size(), st.percentile);
+            const QString siteName = site == "final" ? "block output" : site == "intermediate" ? "post-GELU" : QString::fromStdString(site);
+            ui::buildLayerMapFigure(plot, QString("%1 relevance per layer (%2): %3, target %4").arg(what == "neurons" ? "Neuron" : "Token", siteName,
+                                                                                                  QString::fromStdString(in.stem), QString::fromStdString(in.target)),
+                                    lm, lim, QString("Raw relevance (sum over %1), blue-white-red centred on 0, %2 = %3.")
+                                                 .arg(what == "neurons" ? "tokens" : "features", limitNote).arg(lim, 0, 'g', 4));
+            QJsonObject p = prov;
+            p["kind"] = QString::fromStdString("layer_x_" + what);
+            p["site"] = QString::fromStdString(site);
+            p["limit"] = lim;
+            save(plot, base + "_" + site + "_" + what, p);
+        }
+}
 #else
+void renderRelevanceFigures(const RelevanceFigureInput&, const RelevanceFigureStyle&, const ConsistencyFigureRequest&) {
+    std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered\n";
+}
 void renderSimilarityFigures(const std::map<std::string, std::map<std::string, SimilarityFigureInput>>&, const std::string&, const ConsistencyFigureRequest&) {}
 void renderConsistencyFigures(const std::map<std::string, std::vector<std::string>>&, const std::map<std::string, std::map<std::string, std::vector<double>>>&,
                               const std::map<std::string, int>&, const ConsistencyFigureRequest&) {

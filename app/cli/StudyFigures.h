@@ -34,4 +34,25 @@ struct SimilarityFigureInput {
 void renderSimilarityFigures(const std::map<std::string, std::map<std::string, SimilarityFigureInput>>& bySetSite, const std::string& style,
                              const ConsistencyFigureRequest& request);
 
+struct MapData {
+    int rows = 0, columns = 0;
+    std::vector<float> values;  // row-major
+};
+
+// One image and target of a relevance record (`lrp` output or a study store record).
+struct RelevanceFigureInput {
+    std::string stem, target, imageFile;  // imageFile may be empty (heatmap on white)
+    MapData input;                        // [H, W]
+    std::map<std::string, MapData> neurons, tokens;  // site -> [layers, features] / [layers, tokens]
+};
+
+struct RelevanceFigureStyle {
+    double percentile = 100.0;  // symmetric limit = this percentile of |value| per map (100 = max)
+    double alpha = 0.6;
+    bool grayscale = true;
+};
+
+// <stem>_<target>_input.<fmt> (overlay), <stem>_<target>_<site>_neurons.<fmt>, <stem>_<target>_<site>_tokens.<fmt>
+void renderRelevanceFigures(const RelevanceFigureInput& in, const RelevanceFigureStyle& style, const ConsistencyFigureRequest& request);
+
 }  // namespace biasscope::cli

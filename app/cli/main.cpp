@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     biasscope::cli::addFeatherCommand(app);
     biasscope::cli::addPublishedCommand(app);
     biasscope::cli::addStudyCommand(app);
+    biasscope::cli::addFigureCommand(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -2,6 +2,8 @@
 
 #include <qcustomplot.h>
 
+#include "figures/FigureText.h"
+
 namespace biasscope::ui {
 
 void buildConsistencyFigure(QCustomPlot& plot, const QString& title, const std::vector<ConsistencySeries>& series, const QString& caption) {
@@ -10,8 +12,7 @@ void buildConsistencyFigure(QCustomPlot& plot, const QString& title, const std::
     plot.plotLayout()->clear();
     auto* rect = new QCPAxisRect(&plot);
     // titles are wrapped onto their own rows, never clipped
-    auto* titleEl = new QCPTextElement(&plot, title, QFont("sans", 11, QFont::Bold));
-    plot.plotLayout()->addElement(0, 0, titleEl);
+    addWrappedText(plot, 0, title, QFont("sans", 11, QFont::Bold));
     plot.plotLayout()->addElement(1, 0, rect);
     QFont tick("sans", 8), label("sans", 9, QFont::Bold);
     std::size_t layers = 0;
@@ -53,9 +54,7 @@ void buildConsistencyFigure(QCustomPlot& plot, const QString& title, const std::
     legend->setBrush(QColor(255, 255, 255, 220));
     for (int i = 0; i < plot.graphCount(); ++i) plot.graph(i)->addToLegend(legend);
     if (!caption.isEmpty()) {
-        auto* cap = new QCPTextElement(&plot, caption, QFont("sans", 7));
-        cap->setTextColor(QColor(70, 70, 70));
-        plot.plotLayout()->addElement(2, 0, cap);
+        addWrappedText(plot, 2, caption, QFont("sans", 7), QColor(70, 70, 70));
     }
     plot.replot();
 }

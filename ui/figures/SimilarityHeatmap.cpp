@@ -6,6 +6,7 @@
 #include <qcustomplot.h>
 
 #include "common/Error.h"
+#include "figures/FigureText.h"
 
 namespace biasscope::ui {
 
@@ -47,11 +48,13 @@ Axes gridFigure(QCustomPlot& plot, const QString& title, const LabelLayerGrid& g
     plot.clearPlottables();
     plot.clearItems();
     plot.plotLayout()->clear();
-    plot.plotLayout()->addElement(0, 0, new QCPTextElement(&plot, title, QFont("sans", 10, QFont::Bold)));
+    addWrappedText(plot, 0, title, QFont("sans", 10, QFont::Bold));
+    auto* body = new QCPLayoutGrid;  // its own grid, so title and caption span the full width
+    plot.plotLayout()->addElement(1, 0, body);
     auto* rect = new QCPAxisRect(&plot);
-    plot.plotLayout()->addElement(1, 0, rect);
+    body->addElement(0, 0, rect);
     auto* scale = new QCPColorScale(&plot);
-    plot.plotLayout()->addElement(1, 1, scale);
+    body->addElement(0, 1, scale);
     scale->axis()->setLabel(scaleLabel);
     scale->axis()->setTickLabelFont(QFont("sans", 7));
     scale->axis()->setLabelFont(QFont("sans", 8));
@@ -81,9 +84,7 @@ Axes gridFigure(QCustomPlot& plot, const QString& title, const LabelLayerGrid& g
     rect->setMarginGroup(QCP::msBottom | QCP::msTop, group);
     scale->setMarginGroup(QCP::msBottom | QCP::msTop, group);
     if (!caption.isEmpty()) {
-        auto* cap = new QCPTextElement(&plot, caption, QFont("sans", 7));
-        cap->setTextColor(QColor(70, 70, 70));
-        plot.plotLayout()->addElement(2, 0, cap);
+        addWrappedText(plot, 2, caption, QFont("sans", 7), QColor(70, 70, 70));
     }
     return {rect, map, scale};
 }

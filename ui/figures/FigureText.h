@@ -1,0 +1,21 @@
+#pragma once
+// Titles and captions of figures are wrapped at word boundaries to the figure's width, so no text is
+// ever clipped, also at one-column width (3.5 in).
+#include <QColor>
+#include <QFont>
+#include <QString>
+
+class QCustomPlot;
+class QCPTextElement;
+
+namespace biasscope::ui {
+
+// Inserts line breaks so that no line is wider than maxWidth pixels in `font` (a single word longer
+// than maxWidth stays on its own line).
+QString wrapText(const QString& text, const QFont& font, int maxWidth);
+
+// A wrapped text element in row `row`, column 0 of the plot's main layout (spanning it), sized to the
+// plot's current width.
+QCPTextElement* addWrappedText(QCustomPlot& plot, int row, const QString& text, const QFont& font, const QColor& colour = Qt::black);
+
+}  // namespace biasscope::ui
