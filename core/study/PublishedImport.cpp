@@ -1,5 +1,6 @@
 #include "study/PublishedImport.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -40,7 +41,15 @@ at::Tensor scoreTensor(const std::vector<std::vector<double>>& rows, long layers
 }  // namespace
 
 ImportReport importPublished(const std::string& dir, const std::string& outDir) {
-    const std::vector<PublishedSet> sets = readPublishedRelevance(dir);
+    std::vector<PublishedSet> sets = readPublishedRelevance(dir);
+    // the published order (male before female, unmasked before masked): figures and the independent
+    // tests' direction (first set vs second) follow the study file's order
+    auto rank = [](const PublishedSet& s) {
+        static const std::vector<std::string> order{"male", "female", "masked_male", "masked_female"};
+        const auto it = std::find(order.begin(), order.end(), s.name);
+        return std::make_pair(static_cast<int>(it - order.begin()), s.name);
+    };
+    std::stable_sort(sets.begin(), sets.end(), [&](const PublishedSet& a, const PublishedSet& b) { return rank(a) < rank(b); });
     ImportReport report;
     nlohmann::json study;
     study["name"] = "imported-" + fs::absolute(dir).lexically_normal().parent_path().filename().string();
