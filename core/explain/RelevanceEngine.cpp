@@ -1,4 +1,5 @@
 #include "explain/RelevanceEngine.h"
+#include "model/VitForward.h"
 
 #include <cmath>
 
@@ -315,25 +316,9 @@ void validateTargets(const VitModel& model, const std::vector<Target>& targets) 
 std::vector<at::Tensor> vitLogits(const VitModel& model, const at::Tensor& pixels) {
     checkPixels(model, pixels, false);
     torch::NoGradGuard noGrad;
-    const auto& bb = model.backbone;
-    const auto& c = bb.config;
-    at::Tensor h = torch::conv2d(pixels, bb.patchProjection.weight, bb.patchProjection.bias, c.patchSize).flatten(2).transpose(1, 2);
-    h = torch::cat({bb.clsToken.expand({pixels.size(0), 1, c.hiddenSize}), h}, 1) + bb.positionEmbeddings;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(c.headDim()));
-    const std::vector<std::int64_t> norm{c.hiddenSize};
-    for (const auto& blk : bb.blocks) {
-        const at::Tensor u = torch::layer_norm(h, norm, blk.layernormBefore.weight, blk.layernormBefore.bias, c.layerNormEps);
-        const at::Tensor q = splitHeads(linear(u, blk.query), c.numHeads), k = splitHeads(linear(u, blk.key), c.numHeads),
-                         v = splitHeads(linear(u, blk.value), c.numHeads);
-        const at::Tensor a = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) * scale, -1);
-        h = h + linear(mergeHeads(torch::matmul(a, v)), blk.attentionOutput);
-        const at::Tensor w = torch::layer_norm(h, norm, blk.layernormAfter.weight, blk.layernormAfter.bias, c.layerNormEps);
-        h = h + linear(torch::gelu(linear(w, blk.intermediate)), blk.output);
-    }
-    const at::Tensor cls =
-        torch::layer_norm(h, norm, bb.finalLayernorm.weight, bb.finalLayernorm.bias, c.layerNormEps).index({idx::Slice(), 0});
+    const at::Tensor cls = model::vitFeatures(model.backbone, pixels);
     std::vector<at::Tensor> out;
-    for (const auto& head : model.heads) out.push_back(linear(cls, head.linear));
+    for (const auto& head : model.heads) out.push_back(model::headLogits(head, cls));
     return out;
 }
 

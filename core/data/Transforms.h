@@ -1,0 +1,32 @@
+#pragma once
+// Training and evaluation transforms of the published recipe (method.md section 5), on OpenCV
+// images, seeded per sample so a run is reproducible regardless of thread scheduling:
+//   train: RandomResizedCrop(size, scale, ratio) -> horizontal flip -> ColorJitter -> normalise
+//   eval:  resize shorter side to size * 256 / 224 (PIL bilinear) -> centre crop size -> normalise
+#include <cstdint>
+#include <random>
+
+#include <opencv2/core/mat.hpp>
+
+namespace biasscope::data {
+
+struct TransformOptions {
+    int size = 224;
+    double scaleMin = 0.8, scaleMax = 1.0;  // RandomResizedCrop area fraction (published 0.8-1.0)
+    double ratioMin = 0.9, ratioMax = 1.1;  // aspect ratio (published 0.9-1.1)
+    double flip = 0.5;
+    double brightness = 0.2, contrast = 0.2, saturation = 0.2, hue = 0.05;
+    double mean = 0.5, std = 0.5;  // per channel, as published
+};
+
+// Per-sample generator from (seed, epoch, index): independent of batch order and thread.
+std::mt19937_64 sampleRng(std::uint64_t seed, std::uint64_t epoch, std::uint64_t index);
+
+// The crop box torchvision's RandomResizedCrop.get_params picks (10 tries, then a centre crop).
+cv::Rect randomResizedCropBox(int width, int height, const TransformOptions& o, std::mt19937_64& rng);
+
+// RGB uint8 in, float32 CHW normalised out (3 x size x size, contiguous) written to `dst`.
+void trainTransform(const cv::Mat& rgb, const TransformOptions& o, std::mt19937_64& rng, float* dst);
+void evalTransform(const cv::Mat& rgb, const TransformOptions& o, float* dst);
+
+}  // namespace biasscope::data

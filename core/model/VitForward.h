@@ -1,0 +1,19 @@
+#pragma once
+// The differentiable ViT forward used for inference logits and for training: CLS token after the
+// final LayerNorm. Gradients flow into every weight tensor that requires grad. (explain/'s traced
+// forward records the same computation for relevance; a change here must be mirrored there.)
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "model/VitWeights.h"
+
+namespace biasscope::model {
+
+at::Tensor vitFeatures(const VitBackbone& backbone, const at::Tensor& pixels);  // [B, 3, H, W] -> [B, D]
+at::Tensor headLogits(const ClassifierHead& head, const at::Tensor& features);  // [B, D] -> [B, C]
+
+// Every weight tensor of the backbone, in the HF state-dict order (for optimisers and freezing).
+std::vector<at::Tensor*> backboneTensors(VitBackbone& backbone);
+
+}  // namespace biasscope::model

@@ -1,0 +1,414 @@
+#include "train/Trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "common/Error.h"
+#include "data/BatchLoader.h"
+#include "io/AtomicFile.h"
+#include "io/JsonFile.h"
+#include "io/Safetensors.h"
+#include "io/Sha256.h"
+#include "model/VitForward.h"
+#include "train/TfEvents.h"
+
+namespace biasscope::train {
+
+namespace fs = std::filesystem;
+
+TrainMode parseTrainMode(const std::string& s) {
+    if (s == "head") return TrainMode::Head;
+    if (s == "full") return TrainMode::Full;
+    if (s == "probe") return TrainMode::Probe;
+    throw InputError("--mode " + s + ": expected head, full or probe");
+}
+
+const char* toString(TrainMode m) { return m == TrainMode::Head ? "head" : m == TrainMode::Full ? "full" : "probe"; }
+
+bool EarlyStopping::improved(double valAcc) {
+    if (valAcc > best_) {
+        best_ = valAcc;
+        bad_ = 0;
+        return true;
+    }
+    ++bad_;
+    return false;
+}
+
+namespace {
+
+// AdamW with decoupled weight decay, the update of torch.optim.AdamW (amsgrad off).
+struct AdamW {
+    std::vector<at::Tensor*> params;
+    std::vector<at::Tensor> m, v;
+    std::int64_t step = 0;
+    double lr, wd, b1, b2, eps;
+
+    void init() {
+        m.clear();
+        v.clear();
+        for (auto* p : params) {
+            m.push_back(torch::zeros_like(*p));
+            v.push_back(torch::zeros_like(*p));
+        }
+    }
+    void update() {
+        torch::NoGradGuard ng;
+        ++step;
+        const double bc1 = 1 - std::pow(b1, static_cast<double>(step)), bc2 = 1 - std::pow(b2, static_cast<double>(step));
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            at::Tensor& p = *params[i];
+            if (!p.grad().defined()) continue;
+            const at::Tensor g = p.grad();
+            p.mul_(1 - lr * wd);
+            m[i].mul_(b1).add_(g, 1 - b1);
+            v[i].mul_(b2).addcmul_(g, g, 1 - b2);
+            const at::Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
+            p.addcdiv_(m[i], denom, -lr / bc1);
+            p.mutable_grad().zero_();
+        }
+    }
+};
+
+std::string optionsKey(const TrainOptions& o, const data::DatasetSplits& d, const std::string& initKey) {
+    nlohmann::json j;
+    j["mode"] = toString(o.mode);
+    j["lr"] = o.lr;
+    j["wd"] = o.weightDecay;
+    j["betas"] = {o.beta1, o.beta2, o.eps};
+    j["batch"] = o.batchSize;
+    j["seed"] = o.seed;
+    j["init"] = initKey;
+    j["keep_head"] = o.keepHead;
+    const auto& t = o.transform;
+    j["transform"] = {t.size, t.scaleMin, t.scaleMax, t.ratioMin, t.ratioMax, t.flip, t.brightness, t.contrast, t.saturation, t.hue, t.mean, t.std};
+    std::string files;
+    for (const auto* s : {&d.train, &d.val, &d.test})
+        for (std::size_t i = 0; i < s->size(); ++i) files += s->files[i] + ":" + std::to_string(s->labels[i]) + ";";
+    j["data"] = io::sha256Hex(files);
+    return io::sha256Hex(j.dump()).substr(0, 16);
+}
+
+struct Features {
+    at::Tensor x;  // [N, D] on the device
+    at::Tensor y;  // [N]
+};
+
+// Backbone features of a split with the eval transform (frozen backbone): cached on disk by key.
+Features computeFeatures(const model::VitModel& m, const data::LabelledImages& split, const TrainOptions& o, const std::string& cacheFile, TrainResult& r,
+                         const JobControl& job, const std::string& name) {
+    if (fs::exists(cacheFile)) {
+        try {
+            auto rec = io::readSafetensors(cacheFile);
+            std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
+            return {t.at("features").to(o.device), t.at("labels").to(o.device)};
+        } catch (const std::exception&) {
+            // unreadable cache: recompute it
+        }
+    }
+    data::LoaderOptions lo;
+    lo.batchSize = o.batchSize;
+    lo.workers = o.workers;
+    lo.augment = false;
+    lo.shuffle = false;
+    lo.transform = o.transform;
+    lo.pinMemory = o.device.is_cuda();
+    data::BatchLoader loader(split, lo);
+    std::vector<at::Tensor> xs, ys;
+    torch::NoGradGuard ng;
+    std::size_t done = 0;
+    while (auto b = loader.next()) {
+        job.checkCancelled();
+        ++done;
+        job.report(0, "features (" + name + "): batch " + std::to_string(done) + "/" + std::to_string(loader.batches()));
+        if (b->labels.numel() == 0) continue;
+        xs.push_back(model::vitFeatures(m.backbone, b->pixels.to(o.device, true)));
+        ys.push_back(b->labels.to(o.device));
+    }
+    for (const auto& u : loader.unreadable()) r.unreadable.push_back(u);
+    if (xs.empty()) throw InputError("split '" + name + "' has no readable images");
+    Features f{torch::cat(xs), torch::cat(ys)};
+    fs::create_directories(fs::path(cacheFile).parent_path());
+    io::writeSafetensors(cacheFile, {{"features", f.x.to(torch::kCPU).contiguous()}, {"labels", f.y.to(torch::kCPU)}}, {{"format", "biasscope.feature-cache.v1"}});
+    return f;
+}
+
+struct Eval {
+    double loss = 0, acc = 0;
+};
+
+Eval evalOnFeatures(const model::ClassifierHead& head, const Features& f, int batch) {
+    torch::NoGradGuard ng;
+    double loss = 0, correct = 0;
+    const std::int64_t n = f.x.size(0);
+    for (std::int64_t s = 0; s < n; s += batch) {
+        const std::int64_t len = std::min<std::int64_t>(batch, n - s);
+        const at::Tensor logits = model::headLogits(head, f.x.narrow(0, s, len));
+        const at::Tensor y = f.y.narrow(0, s, len);
+        loss += torch::nll_loss(torch::log_softmax(logits, 1), y, {}, at::Reduction::Sum).item<double>();
+        correct += logits.argmax(1).eq(y).sum().item<double>();
+    }
+    return {loss / static_cast<double>(n), correct / static_cast<double>(n)};
+}
+
+Eval evalOnImages(const model::VitModel& m, const data::LabelledImages& split, const TrainOptions& o, TrainResult& r, const JobControl& job) {
+    data::LoaderOptions lo;
+    lo.batchSize = o.batchSize;
+    lo.workers = o.workers;
+    lo.augment = false;
+    lo.shuffle = false;
+    lo.transform = o.transform;
+    lo.pinMemory = o.device.is_cuda();
+    data::BatchLoader loader(split, lo);
+    torch::NoGradGuard ng;
+    double loss = 0, correct = 0, n = 0;
+    while (auto b = loader.next()) {
+        job.checkCancelled();
+        if (b->labels.numel() == 0) continue;
+        const at::Tensor logits = model::headLogits(m.heads[0], model::vitFeatures(m.backbone, b->pixels.to(o.device, true)));
+        const at::Tensor y = b->labels.to(o.device);
+        loss += torch::nll_loss(torch::log_softmax(logits, 1), y, {}, at::Reduction::Sum).item<double>();
+        correct += logits.argmax(1).eq(y).sum().item<double>();
+        n += static_cast<double>(y.size(0));
+    }
+    for (const auto& u : loader.unreadable()) r.unreadable.push_back(u);
+    if (n == 0) throw InputError("an evaluation split has no readable images");
+    return {loss / n, correct / n};
+}
+
+std::string metricsCsv(const std::vector<EpochMetrics>& h) {
+    std::ostringstream os;
+    os << std::setprecision(10) << "epoch,train_loss,train_acc,val_loss,val_acc,seconds,images_per_s\n";
+    for (const auto& e : h)
+        os << e.epoch << "," << e.trainLoss << "," << e.trainAcc << "," << e.valLoss << "," << e.valAcc << "," << e.seconds << "," << e.imagesPerSecond << "\n";
+    return os.str();
+}
+
+nlohmann::json historyJson(const std::vector<EpochMetrics>& h) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& e : h)
+        a.push_back({{"epoch", e.epoch}, {"train_loss", e.trainLoss}, {"train_acc", e.trainAcc}, {"val_loss", e.valLoss}, {"val_acc", e.valAcc},
+                     {"seconds", e.seconds}, {"images_per_s", e.imagesPerSecond}});
+    return a;
+}
+
+std::vector<EpochMetrics> historyFrom(const nlohmann::json& a) {
+    std::vector<EpochMetrics> h;
+    for (const auto& e : a)
+        h.push_back({e.at("epoch").get<int>(), e.at("train_loss").get<double>(), e.at("train_acc").get<double>(), e.at("val_loss").get<double>(),
+                     e.at("val_acc").get<double>(), e.at("seconds").get<double>(), e.at("images_per_s").get<double>()});
+    return h;
+}
+
+}  // namespace
+
+TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSplits& data, const TrainOptions& o0, const JobControl& job, const TrainCallbacks& cb) {
+    TrainOptions o = o0;
+    o.transform.size = static_cast<int>(init.backbone.config.imageSize);
+    if (o.outDir.empty()) throw InputError("training needs an output folder");
+    if (data.train.size() == 0 || data.val.size() == 0) throw InputError("training needs non-empty train and validation splits");
+    const int classes = static_cast<int>(data.train.classNames.size());
+    if (classes < 2) throw InputError("training needs at least two classes");
+    TrainResult r;
+    r.bestDir = (fs::path(o.outDir) / "best").string();
+    fs::create_directories(o.outDir);
+
+    // model: the init backbone + a fresh (seeded) or kept classifier
+    model::VitModel m = init.to(o.device);
+    for (auto* t : model::backboneTensors(m.backbone)) *t = t->detach().clone();  // never train the caller's tensors in place
+    m.heads.resize(1);
+    m.heads[0].linear.weight = m.heads[0].linear.weight.detach().clone();
+    m.heads[0].linear.bias = m.heads[0].linear.bias.detach().clone();
+    model::ClassifierHead& head = m.heads[0];
+    if (!(o.keepHead && head.linear.weight.size(0) == classes)) {
+        torch::manual_seed(o.seed);
+        head.linear.weight = torch::randn({classes, init.backbone.config.hiddenSize}).mul_(0.02).to(o.device);  // HF init: N(0, 0.02), bias 0
+        head.linear.bias = torch::zeros({classes}).to(o.device);
+    }
+    head.name = "classifier";
+    head.labels = data.train.classNames;
+    const std::string initKey = init.heads.empty() ? "" : init.heads[0].sourceSha256;
+    const std::string key = optionsKey(o, data, initKey);
+
+    AdamW opt{{}, {}, {}, 0, o.lr, o.weightDecay, o.beta1, o.beta2, o.eps};
+    std::vector<at::Tensor*> trainable{&head.linear.weight, &head.linear.bias};
+    if (o.mode == TrainMode::Full)
+        for (auto* t : model::backboneTensors(m.backbone)) trainable.push_back(t);
+    for (auto* t : trainable) t->set_requires_grad(true);
+    opt.params = trainable;
+    opt.init();
+
+    // resume from <out>/last/
+    const fs::path last = fs::path(o.outDir) / "last";
+    EarlyStopping stopper(o.patience);
+    int startEpoch = 1;
+    if (fs::exists(last / "state.json")) {
+        const nlohmann::json st = io::readJsonFile((last / "state.json").string(), "training state");
+        if (st.value("options_key", "") != key)
+            throw InputError((last / "state.json").string() + ": this output folder holds a run with other options, data or init; use another --out");
+        auto rec = io::readSafetensors((last / "checkpoint.safetensors").string());
+        std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
+        torch::NoGradGuard ng;
+        for (std::size_t i = 0; i < trainable.size(); ++i) {
+            trainable[i]->copy_(t.at("param/" + std::to_string(i)));
+            opt.m[i].copy_(t.at("adam_m/" + std::to_string(i)));
+            opt.v[i].copy_(t.at("adam_v/" + std::to_string(i)));
+        }
+        opt.step = st.at("adam_step").get<std::int64_t>();
+        r.history = historyFrom(st.at("history"));
+        stopper.restore(st.at("best_val_acc").get<double>(), st.at("bad_epochs").get<int>());
+        r.bestEpoch = st.at("best_epoch").get<int>();
+        r.bestValAcc = stopper.best();
+        startEpoch = st.at("epoch").get<int>() + 1;
+        r.resumedAfterEpoch = startEpoch - 1;
+        r.stoppedEarly = stopper.shouldStop();
+    }
+
+    // frozen backbone: validation / test (and in probe mode training) features once, cached
+    const bool frozen = o.mode != TrainMode::Full;
+    Features trainF, valF;
+    const fs::path cache = fs::path(o.outDir) / "feature-cache";
+    const auto cacheStart = std::chrono::steady_clock::now();
+    if (frozen) {
+        valF = computeFeatures(m, data.val, o, (cache / ("val-" + key + ".safetensors")).string(), r, job, "val");
+        if (o.mode == TrainMode::Probe) trainF = computeFeatures(m, data.train, o, (cache / ("train-" + key + ".safetensors")).string(), r, job, "train");
+    }
+    r.featureCacheSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - cacheStart).count();
+
+    TfEventsWriter tb((fs::path(o.outDir) / "tensorboard").string());
+    for (int epoch = startEpoch; epoch <= o.epochs && !stopper.shouldStop(); ++epoch) {
+        const auto t0 = std::chrono::steady_clock::now();
+        double lossSum = 0, correct = 0, seen = 0;
+        auto step = [&](const at::Tensor& logits, const at::Tensor& y) {
+            const at::Tensor loss = torch::nll_loss(torch::log_softmax(logits, 1), y);
+            loss.backward();
+            opt.update();
+            const double n = static_cast<double>(y.size(0));
+            lossSum += loss.item<double>() * n;
+            correct += logits.detach().argmax(1).eq(y).sum().item<double>();
+            seen += n;
+        };
+        if (o.mode == TrainMode::Probe) {
+            const auto order = data::epochOrder(static_cast<std::size_t>(trainF.x.size(0)), o.seed, static_cast<std::uint64_t>(epoch), true);
+            const at::Tensor idx = torch::tensor(std::vector<std::int64_t>(order.begin(), order.end()), torch::kInt64).to(o.device);
+            const std::int64_t n = idx.size(0);
+            const int steps = static_cast<int>((n + o.batchSize - 1) / o.batchSize);
+            for (std::int64_t s = 0, k = 0; s < n; s += o.batchSize, ++k) {
+                job.checkCancelled();
+                const at::Tensor b = idx.narrow(0, s, std::min<std::int64_t>(o.batchSize, n - s));
+                step(model::headLogits(head, trainF.x.index_select(0, b)), trainF.y.index_select(0, b));
+                if (cb.onStep) cb.onStep(epoch, static_cast<int>(k) + 1, steps, lossSum / seen, 0);
+            }
+        } else {
+            data::LoaderOptions lo;
+            lo.batchSize = o.batchSize;
+            lo.workers = o.workers;
+            lo.augment = true;
+            lo.shuffle = true;
+            lo.seed = o.seed;
+            lo.epoch = static_cast<std::uint64_t>(epoch);
+            lo.transform = o.transform;
+            lo.pinMemory = o.device.is_cuda();
+            data::BatchLoader loader(data.train, lo);
+            int k = 0;
+            while (auto b = loader.next()) {
+                job.checkCancelled();
+                ++k;
+                if (b->labels.numel() == 0) continue;
+                const at::Tensor x = b->pixels.to(o.device, true), y = b->labels.to(o.device);
+                at::Tensor feats;
+                if (frozen) {
+                    torch::NoGradGuard ng;
+                    feats = model::vitFeatures(m.backbone, x);
+                } else {
+                    feats = model::vitFeatures(m.backbone, x);
+                }
+                step(model::headLogits(head, feats), y);
+                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                const double rate = seen / std::max(secs, 1e-9);
+                if (cb.onStep) cb.onStep(epoch, k, static_cast<int>(loader.batches()), lossSum / seen, rate);
+                const double remaining = (static_cast<double>(loader.batches() - static_cast<std::size_t>(k)) * o.batchSize +
+                                          static_cast<double>(o.epochs - epoch) * static_cast<double>(data.train.size())) / std::max(rate, 1e-9);
+                std::ostringstream st;
+                st << "epoch " << epoch << "/" << o.epochs << " step " << k << "/" << loader.batches() << " loss " << std::setprecision(4) << lossSum / seen << ", "
+                   << static_cast<int>(rate) << " img/s, ETA " << static_cast<long>(remaining) << " s (at most; early stopping may end sooner)";
+                job.report((epoch - 1 + static_cast<double>(k) / static_cast<double>(loader.batches())) / o.epochs, st.str());
+            }
+            for (const auto& u : loader.unreadable())
+                if (std::find(r.unreadable.begin(), r.unreadable.end(), u) == r.unreadable.end()) r.unreadable.push_back(u);
+        }
+        if (seen == 0) throw InputError("the training split has no readable images");
+        EpochMetrics em;
+        em.epoch = epoch;
+        em.trainLoss = lossSum / seen;
+        em.trainAcc = correct / seen;
+        const Eval val = frozen ? evalOnFeatures(head, valF, o.batchSize) : evalOnImages(m, data.val, o, r, job);
+        em.valLoss = val.loss;
+        em.valAcc = val.acc;
+        em.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        em.imagesPerSecond = seen / std::max(em.seconds, 1e-9);
+        r.history.push_back(em);
+        if (stopper.improved(val.acc)) {
+            r.bestEpoch = epoch;
+            r.bestValAcc = val.acc;
+            model::saveHuggingFaceDirectory(m.to(c10::Device(c10::kCPU)), r.bestDir, 0);
+        }
+        r.stoppedEarly = stopper.shouldStop();
+        // checkpoint for resuming (written atomically: model+optimiser first, then the state that points at them)
+        fs::create_directories(last);
+        std::vector<std::pair<std::string, at::Tensor>> tensors;
+        for (std::size_t i = 0; i < trainable.size(); ++i) {
+            tensors.emplace_back("param/" + std::to_string(i), trainable[i]->detach().to(torch::kCPU).contiguous());
+            tensors.emplace_back("adam_m/" + std::to_string(i), opt.m[i].to(torch::kCPU).contiguous());
+            tensors.emplace_back("adam_v/" + std::to_string(i), opt.v[i].to(torch::kCPU).contiguous());
+        }
+        io::writeSafetensors((last / "checkpoint.safetensors").string(), tensors, {{"format", "biasscope.train-checkpoint.v1"}});
+        nlohmann::json st{{"options_key", key},          {"epoch", epoch},         {"adam_step", opt.step},      {"best_val_acc", stopper.best()},
+                          {"bad_epochs", stopper.badEpochs()}, {"best_epoch", r.bestEpoch}, {"history", historyJson(r.history)}, {"mode", toString(o.mode)}};
+        io::writeFileAtomically((last / "state.json").string(), st.dump(2));
+        io::writeFileAtomically((fs::path(o.outDir) / "metrics.csv").string(), metricsCsv(r.history));
+        tb.addScalar("Loss/Train", epoch, static_cast<float>(em.trainLoss));
+        tb.addScalar("Accuracy/Train", epoch, static_cast<float>(em.trainAcc));
+        tb.addScalar("Loss/Eval", epoch, static_cast<float>(em.valLoss));
+        tb.addScalar("Accuracy/Eval", epoch, static_cast<float>(em.valAcc));
+        tb.flush();
+        if (cb.onEpoch) cb.onEpoch(em);
+    }
+
+    // test with the best checkpoint (published)
+    if (data.test.size() > 0 && fs::exists(fs::path(r.bestDir) / "model.safetensors")) {
+        const model::VitModel best = model::loadVitModel(r.bestDir).to(o.device);
+        const Eval test = evalOnImages(best, data.test, o, r, job);
+        r.testLoss = test.loss;
+        r.testAcc = test.acc;
+        tb.addScalar("Accuracy/Test", r.bestEpoch, static_cast<float>(test.acc));
+        tb.flush();
+    }
+    nlohmann::json res{{"mode", toString(o.mode)},
+                       {"best_epoch", r.bestEpoch},
+                       {"best_val_acc", r.bestValAcc},
+                       {"test_acc", r.testAcc},
+                       {"test_loss", r.testLoss},
+                       {"stopped_early", r.stoppedEarly},
+                       {"epochs_run", r.history.size()},
+                       {"split", data.splitSource},
+                       {"train_images", data.train.size()},
+                       {"val_images", data.val.size()},
+                       {"test_images", data.test.size()},
+                       {"unreadable_images", r.unreadable.size()},
+                       {"feature_cache_seconds", r.featureCacheSeconds},
+                       {"options_key", key}};
+    io::writeFileAtomically((fs::path(o.outDir) / "result.json").string(), res.dump(2));
+    std::string un;
+    for (const auto& [f, why] : r.unreadable) un += f + "\t" + why + "\n";
+    io::writeFileAtomically((fs::path(o.outDir) / "unreadable.txt").string(), un);
+    return r;
+}
+
+}  // namespace biasscope::train
