@@ -10,5 +10,6 @@ void addFeatherCommand(CLI::App& app);
 void addPublishedCommand(CLI::App& app);
 void addStudyCommand(CLI::App& app);
 void addFigureCommand(CLI::App& app);
+void addTrainCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

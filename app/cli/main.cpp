@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     biasscope::cli::addPublishedCommand(app);
     biasscope::cli::addStudyCommand(app);
     biasscope::cli::addFigureCommand(app);
+    biasscope::cli::addTrainCommand(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

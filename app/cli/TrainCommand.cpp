@@ -1,0 +1,102 @@
+// `biasscope-cli train`: fine-tune a ViT classifier (published recipe by default), resumable.
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+
+#include "Commands.h"
+#include "common/Device.h"
+#include "common/Error.h"
+#include "data/Datasets.h"
+#include "model/RandomVit.h"
+#include "model/VitConfig.h"
+#include "train/Trainer.h"
+
+namespace biasscope::cli {
+
+namespace {
+
+struct TrainArgs {
+    std::string data = "celeba", root, attribute = "Male", mode = "head", init, config, out, device = "auto";
+    int epochs = 50, batch = 128, patience = 5, workers = 4, threads = 0;
+    double lr = 3e-4, wd = 1e-4;
+    std::uint64_t seed = 42;
+    bool noPartition = false, keepHead = false;
+};
+
+void run(const TrainArgs& a) {
+    configureCpuThreads(a.threads);
+    data::DatasetSplits d;
+    if (a.data == "celeba") d = data::loadCelebA(a.root, a.attribute, a.seed, !a.noPartition);
+    else if (a.data == "folder") d = data::loadImageFolder(a.root, a.seed);
+    else if (a.data == "csv") d = data::loadCsvDataset(a.root, a.seed);
+    else throw InputError("--data " + a.data + ": expected celeba, folder or csv");
+    model::VitModel init;
+    if (!a.init.empty()) {
+        init = model::loadVitModel(a.init, a.config.empty() ? std::nullopt : std::optional<std::string>(a.config));
+    } else if (!a.config.empty()) {
+        init = model::makeRandomVitModel(model::VitConfig::fromJsonFile(a.config), {a.seed});
+        std::cerr << "biasscope-cli: note: no --init; training from a random initialisation of " << a.config << "\n";
+    } else {
+        throw InputError("give --init (a pretrained ViT: HF directory, .safetensors or .pth) or --config (train from scratch)");
+    }
+    train::TrainOptions o;
+    o.mode = train::parseTrainMode(a.mode);
+    o.lr = a.lr;
+    o.weightDecay = a.wd;
+    o.batchSize = a.batch;
+    o.epochs = a.epochs;
+    o.patience = a.patience;
+    o.workers = a.workers;
+    o.seed = a.seed;
+    o.device = resolveDevice(a.device);
+    o.outDir = a.out;
+    o.keepHead = a.keepHead;
+    std::cout << "train " << d.train.size() << ", val " << d.val.size() << ", test " << d.test.size() << " images (" << d.splitSource << "); mode "
+              << a.mode << " on " << describeDevice(o.device) << "\n";
+    JobControl job;
+    job.progress = [](double, const std::string& stage) { std::cerr << "\r" << stage << "      " << std::flush; };
+    train::TrainCallbacks cb;
+    cb.onEpoch = [](const train::EpochMetrics& e) {
+        std::cerr << "\n";
+        std::cout << std::fixed << std::setprecision(4) << "epoch " << e.epoch << ": train loss " << e.trainLoss << " acc " << e.trainAcc << ", val loss "
+                  << e.valLoss << " acc " << e.valAcc << " (" << std::setprecision(1) << e.seconds << " s, " << e.imagesPerSecond << " img/s)\n"
+                  << std::flush;
+    };
+    const auto r = train::trainClassifier(init, d, o, job, cb);
+    if (r.resumedAfterEpoch > 0) std::cout << "(resumed after epoch " << r.resumedAfterEpoch << ")\n";
+    std::cout << std::setprecision(4) << "best epoch " << r.bestEpoch << ": val acc " << r.bestValAcc << ", test acc " << r.testAcc
+              << (r.stoppedEarly ? " (early stop)" : "") << " -> " << r.bestDir << "\n";
+    if (!r.unreadable.empty())
+        std::cerr << "biasscope-cli: warning: " << r.unreadable.size() << " unreadable image(s) skipped, listed in " << a.out << "/unreadable.txt\n";
+}
+
+}  // namespace
+
+void addTrainCommand(CLI::App& app) {
+    auto a = std::make_shared<TrainArgs>();
+    CLI::App* cmd = app.add_subcommand("train", "Fine-tune a ViT classifier (published recipe: frozen backbone, AdamW 3e-4, batch 128, early stopping 5)");
+    cmd->add_option("--data", a->data, "celeba (root with img_align_celeba/ + list_attr_celeba.txt), folder (<root>/<class>/), csv (path,label[,split])")
+        ->check(CLI::IsMember({"celeba", "folder", "csv"}));
+    cmd->add_option("--root", a->root, "dataset root (csv: the CSV file)")->required();
+    cmd->add_option("--attribute", a->attribute, "CelebA attribute used as the label (-1/1 -> 0/1)");
+    cmd->add_option("--mode", a->mode, "head (published), full, probe (cached features, fastest)")->check(CLI::IsMember({"head", "full", "probe"}));
+    cmd->add_option("--init", a->init, "pretrained ViT: HF directory, .safetensors or .pth");
+    cmd->add_option("--config", a->config, "config.json (with --init: its geometry; without: train from random init)");
+    cmd->add_option("--out", a->out, "output folder (best/ HF checkpoint, last/ resume state, metrics.csv, tensorboard/)")->required();
+    cmd->add_option("--epochs", a->epochs, "maximum epochs");
+    cmd->add_option("--batch", a->batch, "batch size");
+    cmd->add_option("--lr", a->lr, "AdamW learning rate");
+    cmd->add_option("--weight-decay", a->wd, "AdamW weight decay");
+    cmd->add_option("--patience", a->patience, "early stopping patience (epochs without a better validation accuracy)");
+    cmd->add_option("--seed", a->seed, "seed of split, head init, order and augmentation");
+    cmd->add_option("--workers", a->workers, "loader threads");
+    cmd->add_option("--threads", a->threads, "compute threads (default: all)");
+    cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]");
+    cmd->add_flag("--no-partition", a->noPartition, "ignore list_eval_partition.txt; use the stratified 80/10/10 split");
+    cmd->add_flag("--keep-head", a->keepHead, "keep the init checkpoint's classifier when the class count matches");
+    cmd->callback([a]() { run(*a); });
+}
+
+}  // namespace biasscope::cli
