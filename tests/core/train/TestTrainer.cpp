@@ -15,6 +15,7 @@
 #include "TestRegistry.h"
 #include "data/BatchLoader.h"
 #include "data/Datasets.h"
+#include "data/SyntheticImage.h"
 #include "io/Safetensors.h"
 #include "model/RandomVit.h"
 #include "train/TfEvents.h"
@@ -25,25 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Two classes told apart by the colour of a randomly placed disc on a noisy grey background.
-void writeColourDiscs(const fs::path& root, int perClass, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::uniform_int_distribution<int> pos(14, 26), rad(9, 13), noise(90, 170), jitter(-30, 30);
-    for (int c = 0; c < 2; ++c) {
-        fs::create_directories(root / (c == 0 ? "red" : "blue"));
-        for (int i = 0; i < perClass; ++i) {
-            cv::Mat img(40, 40, CV_8UC3);
-            for (int y = 0; y < 40; ++y)
-                for (int x = 0; x < 40; ++x) {
-                    const int g = noise(rng);
-                    img.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(g), static_cast<uchar>(g), static_cast<uchar>(g));
-                }
-            const cv::Scalar bgr = c == 0 ? cv::Scalar(40 + jitter(rng), 40 + jitter(rng), 210 + jitter(rng)) : cv::Scalar(210 + jitter(rng), 60 + jitter(rng), 40 + jitter(rng));
-            cv::circle(img, cv::Point(pos(rng), pos(rng)), rad(rng), bgr, cv::FILLED);
-            cv::imwrite((root / (c == 0 ? "red" : "blue") / ("img" + std::to_string(i) + ".png")).string(), img);
-        }
-    }
-}
+void writeColourDiscs(const fs::path& root, int perClass, std::uint64_t seed) { data::writeColourDiscDataset(root.string(), perClass, seed); }
 
 model::VitModel tinyBackbone() {
     auto cfg = model::tinyVitConfig(3);
