@@ -13,6 +13,7 @@
 #include <QSlider>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
@@ -21,6 +22,7 @@
 
 #include "BwrColorMap.h"
 #include "RelevanceJob.h"
+#include "TrainingPanel.h"
 #include "explain/RelevanceExport.h"
 
 namespace biasscope::ui {
@@ -171,7 +173,11 @@ void MainWindow::buildUi() {
     deviationLabel_->setStyleSheet("color: #8a5a00;");
     deviationLabel_->setMinimumHeight(deviationLabel_->fontMetrics().height() * 3);
     outer->addWidget(deviationLabel_);
-    setCentralWidget(central);
+    tabs_ = new QTabWidget;
+    tabs_->addTab(central, "Relevance");
+    training_ = new TrainingPanel;
+    tabs_->addTab(training_, "Training");
+    setCentralWidget(tabs_);
 
     progress_ = new QProgressBar;
     progress_->setRange(0, 100);
@@ -197,6 +203,8 @@ void MainWindow::setBusy(bool busy) {
 }
 
 bool MainWindow::busy() const { return job_->isRunning(); }
+
+void MainWindow::showTab(int index) { tabs_->setCurrentIndex(index); }
 
 void MainWindow::showError(const QString& message) {
     statusBar()->showMessage(message);

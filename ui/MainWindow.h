@@ -14,10 +14,12 @@ class QCustomPlot;
 class QCPColorMap;
 class QCPColorScale;
 class QCPItemPixmap;
+class QTabWidget;
 
 namespace biasscope::ui {
 
 class RelevanceJob;
+class TrainingPanel;
 struct RelevanceOutcome;
 struct ModelOutcome;
 
@@ -36,6 +38,8 @@ public:
     void compute();
     void cancel();
     bool busy() const;
+    TrainingPanel* trainingPanel() const { return training_; }
+    void showTab(int index);  // 0 relevance, 1 training
 
     // State for tests
     int targetCount() const;
@@ -62,6 +66,8 @@ private:
     struct State;
     std::unique_ptr<State> state_;
     RelevanceJob* job_ = nullptr;
+    QTabWidget* tabs_ = nullptr;
+    TrainingPanel* training_ = nullptr;
     QComboBox *targetBox_ = nullptr, *ruleBox_ = nullptr, *readoutBox_ = nullptr, *siteBox_ = nullptr;
     QPushButton *computeButton_ = nullptr, *cancelButton_ = nullptr;
     QProgressBar* progress_ = nullptr;

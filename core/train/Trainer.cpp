@@ -268,6 +268,7 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
         startEpoch = st.at("epoch").get<int>() + 1;
         r.resumedAfterEpoch = startEpoch - 1;
         r.stoppedEarly = stopper.shouldStop();
+        if (cb.onResume) cb.onResume(r.history);
     }
 
     // frozen backbone: validation / test (and in probe mode training) features once, cached

@@ -75,6 +75,7 @@ private:
 
 struct TrainCallbacks {
     std::function<void(const EpochMetrics&)> onEpoch;                                      // live plots
+    std::function<void(const std::vector<EpochMetrics>&)> onResume;                        // epochs done before a resume
     std::function<void(int epoch, int step, int steps, double loss, double imagesPerSecond)> onStep;
 };
 
