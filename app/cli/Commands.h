@@ -11,5 +11,6 @@ void addPublishedCommand(CLI::App& app);
 void addStudyCommand(CLI::App& app);
 void addFigureCommand(CLI::App& app);
 void addTrainCommand(CLI::App& app);
+void addDemoCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

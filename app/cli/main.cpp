@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     biasscope::cli::addStudyCommand(app);
     biasscope::cli::addFigureCommand(app);
     biasscope::cli::addTrainCommand(app);
+    biasscope::cli::addDemoCommand(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,63 @@
+// `biasscope-cli demo --out DIR [--bias 0.95]`: the built-in planted-bias demo, end to end: data,
+// trained model and concept head, feathered test images, study run and analysis.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "Commands.h"
+#include "common/Device.h"
+#include "study/Demo.h"
+#include "study/DemoChecks.h"
+#include "study/StudyAnalysis.h"
+#include "study/StudyRunner.h"
+
+namespace biasscope::cli {
+
+void addDemoCommand(CLI::App& app) {
+    struct Args {
+        study::DemoOptions o;
+        bool noAnalysis = false, measure = false;
+        int threads = 0;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand("demo", "Build the planted-bias demo (data, trained ViT + concept head, feathering, study run and analysis); cached");
+    cmd->add_option("--out", a->o.outDir, "demo folder")->required();
+    cmd->add_option("--bias", a->o.bias, "P(background agrees with the class) in training: 0.5 none ... 1.0 full")->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--seed", a->o.seed, "seed of data, initialisation and training");
+    cmd->add_option("--epochs", a->o.epochs, "training epochs of the class model");
+    cmd->add_option("--train-per-class", a->o.trainPerClass, "training images per class");
+    cmd->add_option("--threads", a->threads, "CPU threads (default: all)");
+    cmd->add_flag("--measure", a->measure, "print the planted-bias measures (confidence drop, relevance outside the object, concept similarity, Attention-IoU)");
+    cmd->add_flag("--no-analysis", a->noAnalysis, "stop after the study file (no relevance run, no analysis)");
+    cmd->callback([a]() {
+        configureCpuThreads(a->threads);
+        JobControl job;
+        job.progress = [](double f, const std::string& s) { std::cerr << "\r[" << static_cast<int>(f * 100) << "%] " << s << "        " << std::flush; };
+        const auto p = study::buildDemo(a->o, job);
+        std::cerr << "\n";
+        std::cout << "demo data " << p.dataDir << "\nclass model " << p.classModel << "\nconcept head " << p.placeModel << "\nstudy " << p.studyFile << "\n";
+        if (a->measure) {
+            const auto d = study::measureDemo(a->o.outDir);
+            std::cout << "bias " << a->o.bias << ", " << d.images << " balanced test images\n"
+                      << "  accuracy " << d.accuracy << " (context removed: " << d.accuracyMasked << ")\n"
+                      << "  confidence in the true class " << d.confidence << " (context removed: " << d.confidenceMasked << ")\n"
+                      << "  share of |relevance| outside the object " << d.outsideRelevance << "\n"
+                      << "  concept-head similarity to the class head " << d.conceptSimilarity << "\n"
+                      << "  Attention-IoU (patch-grid relevance map) with the background " << d.iouBackground << ", with the object " << d.iouObject
+                      << " (uniform map: " << 4 * d.backgroundFraction / (1 + 3 * d.backgroundFraction) << " / "
+                      << 4 * (1 - d.backgroundFraction) / (1 + 3 * (1 - d.backgroundFraction)) << "; pixel-level map: " << d.iouBackgroundPixel << " / "
+                      << d.iouObjectPixel << ")\n";
+        }
+        if (a->noAnalysis) return;
+        study::StudyRunOptions ro;
+        ro.outDir = (std::filesystem::path(a->o.outDir) / "store").string();
+        const auto r = study::runStudy(study::readStudyDefinition(p.studyFile), ro, job);
+        std::cerr << "\n";
+        std::cout << "relevance: " << r.computed << " computed, " << r.skipped << " already stored\n";
+        const auto an = study::analyzeStudy(ro.outDir, (std::filesystem::path(ro.outDir) / "analysis").string(), {});
+        for (const auto& w : an.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
+        std::cout << "analysis: " << an.written.size() << " tables in " << ro.outDir << "/analysis\n";
+    });
+}
+
+}  // namespace biasscope::cli

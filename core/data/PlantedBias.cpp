@@ -1,0 +1,145 @@
+#include "data/PlantedBias.h"
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/Error.h"
+#include "io/AtomicFile.h"
+#include "preprocess/Feathering.h"
+
+namespace biasscope::data {
+
+const char* const kPlantedClasses[2] = {"circle", "triangle"};
+const char* const kPlantedPlaces[2] = {"land", "water"};
+
+namespace {
+
+namespace fs = std::filesystem;
+
+double uni(std::mt19937_64& r, double a, double b) { return std::uniform_real_distribution<double>(a, b)(r); }
+
+cv::Mat background(int size, int place, std::mt19937_64& rng) {
+    cv::Mat img(size, size, CV_8UC3);
+    if (place == 0) {  // land: green-brown with darker and lighter blotches
+        img.setTo(cv::Scalar(uni(rng, 50, 80), uni(rng, 115, 150), uni(rng, 95, 130)));  // BGR
+        const int blotches = 6 + static_cast<int>(rng() % 6);
+        for (int i = 0; i < blotches; ++i) {
+            const double s = uni(rng, -40, 40);
+            cv::ellipse(img, cv::Point(static_cast<int>(uni(rng, 0, size)), static_cast<int>(uni(rng, 0, size))),
+                        cv::Size(static_cast<int>(uni(rng, size / 16.0, size / 5.0)), static_cast<int>(uni(rng, size / 16.0, size / 5.0))), uni(rng, 0, 180), 0,
+                        360, cv::Scalar(60 + s * 0.5, 130 + s, 110 + s * 0.8), cv::FILLED);
+        }
+    } else {  // water: blue with horizontal light waves
+        img.setTo(cv::Scalar(uni(rng, 160, 200), uni(rng, 100, 130), uni(rng, 40, 70)));
+        const double period = uni(rng, size / 10.0, size / 6.0), phase = uni(rng, 0, 6.3), amp = uni(rng, 1, size / 20.0);
+        for (double y0 = uni(rng, 0, period); y0 < size; y0 += period)
+            for (int x = 0; x < size - 1; ++x) {
+                const double ya = y0 + amp * std::sin(x * 0.3 + phase), yb = y0 + amp * std::sin((x + 1) * 0.3 + phase);
+                cv::line(img, cv::Point(x, static_cast<int>(ya)), cv::Point(x + 1, static_cast<int>(yb)), cv::Scalar(230, 190, 140), 1, cv::LINE_AA);
+            }
+    }
+    cv::Mat noise(size, size, CV_8UC3);
+    cv::randn(noise, cv::Scalar::all(0), cv::Scalar::all(8));
+    cv::Mat out;
+    cv::add(img, noise, out, cv::noArray(), CV_8UC3);
+    return out;
+}
+
+io::Polygon objectPolygon(int size, int cls, std::mt19937_64& rng) {
+    const double cx = uni(rng, 0.32, 0.68) * size, cy = uni(rng, 0.32, 0.68) * size;
+    const double r = uni(rng, 0.17, 0.24) * size, rot = uni(rng, 0, 2 * M_PI);
+    io::Polygon p;
+    const int n = cls == 0 ? 32 : 3;
+    const double radius = cls == 0 ? r : r * 1.3;  // similar areas
+    for (int i = 0; i < n; ++i) {
+        const double a = rot + 2 * M_PI * i / n;
+        p.xy.push_back(std::round((cx + radius * std::cos(a)) * 10) / 10);
+        p.xy.push_back(std::round((cy + radius * std::sin(a)) * 10) / 10);
+    }
+    return p;
+}
+
+}  // namespace
+
+PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const PlantedBiasOptions& o) {
+    if (o.bias < 0 || o.bias > 1) throw InputError("bias must be in [0, 1], got " + std::to_string(o.bias));
+    if (o.size < 16) throw InputError("image size must be >= 16");
+    const fs::path root(outDir);
+    for (const char* c : kPlantedClasses) {
+        fs::create_directories(root / c / "mask");
+        fs::create_directories(root / "test" / c);
+    }
+    std::mt19937_64 rng(o.seed);
+    PlantedBiasSummary sum;
+    std::ostringstream meta, cls, place;
+    meta << "img_filename,y,place,split,aligned\n";
+    cls << "path,label,split\n";
+    place << "path,label,split\n";
+    nlohmann::json coco;
+    coco["info"] = {{"description", "BiasScope planted-bias benchmark"}, {"bias", o.bias}, {"seed", o.seed}};
+    coco["categories"] = nlohmann::json::array({{{"id", 1}, {"name", "object"}}});
+    coco["images"] = nlohmann::json::array();
+    coco["annotations"] = nlohmann::json::array();
+    int id = 0;
+    const char* splitNames[3] = {"train", "val", "test"};
+    for (int split = 0; split < 3; ++split) {
+        const int perClass = split == 0 ? o.trainPerClass : split == 1 ? o.valPerClass : o.testPerClass;
+        for (int c = 0; c < 2; ++c)
+            for (int i = 0; i < perClass; ++i) {
+                // training: place agrees with the class with probability `bias`; val/test: balanced halves
+                const bool aligned = split == 0 ? uni(rng, 0, 1) < o.bias : i % 2 == 0;
+                const int pl = aligned ? c : 1 - c;
+                cv::Mat img = background(o.size, pl, rng);
+                const io::Polygon poly = objectPolygon(o.size, c, rng);
+                const cv::Mat mask = preprocess::polygonMask(o.size, o.size, {poly});  // the same fill feathering uses
+                const cv::Scalar colour(uni(rng, 0, 255), uni(rng, 0, 255), uni(rng, 0, 255));
+                cv::Mat obj(o.size, o.size, CV_8UC3, colour);
+                if (c == 1) {  // the triangle also carries its texture: diagonal stripes of the darkened colour
+                    const cv::Scalar dark = colour * 0.35;
+                    for (int y = 0; y < o.size; ++y)
+                        for (int x = 0; x < o.size; ++x)
+                            if (((x + y) / 2) % 2 == 0) obj.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(dark[0]), static_cast<uchar>(dark[1]), static_cast<uchar>(dark[2]));
+                }
+                cv::Mat shade(o.size, o.size, CV_8UC3);
+                cv::randn(shade, cv::Scalar::all(0), cv::Scalar::all(10));
+                cv::add(obj, shade, obj, cv::noArray(), CV_8UC3);
+                obj.copyTo(img, mask);
+                const std::string stem = std::string(splitNames[split]) + "_" + kPlantedClasses[c] + "_" + std::to_string(i);
+                const std::string rel = std::string(kPlantedClasses[c]) + "/" + stem + ".png";
+                // colours above are given in OpenCV's BGR order, so `img` is BGR as imwrite expects
+                if (!cv::imwrite((root / rel).string(), img) || !cv::imwrite((root / kPlantedClasses[c] / "mask" / (stem + ".png")).string(), mask))
+                    throw Error((root / rel).string() + ": cannot write");
+                if (split == 2) cv::imwrite((root / "test" / kPlantedClasses[c] / (stem + ".png")).string(), img);
+                meta << rel << "," << c << "," << pl << "," << split << "," << (aligned ? 1 : 0) << "\n";
+                cls << rel << "," << kPlantedClasses[c] << "," << splitNames[split] << "\n";
+                place << rel << "," << kPlantedPlaces[pl] << "," << splitNames[split] << "\n";
+                ++id;
+                double area = cv::countNonZero(mask);
+                std::vector<double> xs, ys;
+                for (std::size_t k = 0; k < poly.xy.size(); k += 2) {
+                    xs.push_back(poly.xy[k]);
+                    ys.push_back(poly.xy[k + 1]);
+                }
+                const double x0 = *std::min_element(xs.begin(), xs.end()), y0 = *std::min_element(ys.begin(), ys.end());
+                const double x1 = *std::max_element(xs.begin(), xs.end()), y1 = *std::max_element(ys.begin(), ys.end());
+                coco["images"].push_back({{"id", id}, {"file_name", stem + ".png"}, {"width", o.size}, {"height", o.size}, {"extra", {{"name", stem + ".png"}}}});
+                coco["annotations"].push_back({{"id", id}, {"image_id", id}, {"category_id", 1}, {"segmentation", {poly.xy}}, {"area", area},
+                                               {"bbox", {x0, y0, x1 - x0, y1 - y0}}, {"iscrowd", 0}});
+                (split == 0 ? sum.train : split == 1 ? sum.val : sum.test)++;
+                if (split == 0 && aligned) ++sum.trainAligned;
+            }
+    }
+    io::writeFileAtomically((root / "metadata.csv").string(), meta.str());
+    io::writeFileAtomically((root / "class.csv").string(), cls.str());
+    io::writeFileAtomically((root / "place.csv").string(), place.str());
+    io::writeFileAtomically((root / "annotations.json").string(), coco.dump());
+    return sum;
+}
+
+}  // namespace biasscope::data

@@ -1,0 +1,32 @@
+#pragma once
+// The scientific checks of the built-in demo: measured on the balanced test split of a built demo
+// (study/Demo.h), they say whether the analyses find the bias that was planted:
+//  - confidence in the true class drops when the context is feathered away;
+//  - the share of |input relevance| outside the object mask;
+//  - the cosine similarity of the context-concept head's relevance (the background the class was
+//    paired with in training) to the class head's, per layer at the block output;
+//  - Attention-IoU (attention/Scores.h) of the predicted class's map (positive input relevance, the
+//    map type "relevance") with the background mask (1 - m) and the object mask.
+#include <string>
+
+#include "common/JobControl.h"
+
+namespace biasscope::study {
+
+struct DemoMeasures {
+    int images = 0;
+    double accuracy = 0, accuracyMasked = 0;
+    double confidence = 0, confidenceMasked = 0;  // mean softmax probability of the true class
+    double outsideRelevance = 0;                  // mean over images of sum_outside |R| / sum |R|
+    double conceptSimilarity = 0;                 // mean over images and layers
+    // mean Attention-IoU of the predicted class's map with 1 - m and m. The map is the positive part of
+    // the input relevance summed per patch (the ViT's own resolution, as GradCAM works at its layer's
+    // resolution), upsampled nearest; the pixel-level map is reported too.
+    double iouBackground = 0, iouObject = 0;
+    double iouBackgroundPixel = 0, iouObjectPixel = 0;
+    double backgroundFraction = 0;                // mean share of background pixels (uniform baseline 4f/(1+3f))
+};
+
+DemoMeasures measureDemo(const std::string& demoDir, const JobControl& job = {});
+
+}  // namespace biasscope::study
