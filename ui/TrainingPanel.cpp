@@ -213,6 +213,28 @@ TrainRequest TrainingPanel::request() const {
 }
 
 bool TrainingPanel::busy() const { return watcher_.isRunning(); }
+
+bool TrainingPanel::showRun(const QString& runDir) {
+    QFile f(runDir + "/metrics.csv");
+    if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
+        status_->setText("No metrics.csv in " + runDir);
+        return false;
+    }
+    for (auto* p : {lossPlot_, accPlot_})
+        for (int g = 0; g < p->graphCount(); ++g) p->graph(g)->data()->clear();
+    int rows = 0;
+    for (const QByteArray& raw : f.readAll().split('\n')) {
+        const QList<QByteArray> c = raw.trimmed().split(',');
+        bool ok = false;
+        const int epoch = c.value(0).toInt(&ok);
+        if (!ok || c.size() < 5) continue;  // header or malformed line
+        addEpoch(epoch, c[1].toDouble(), c[3].toDouble(), c[2].toDouble(), c[4].toDouble());
+        ++rows;
+    }
+    outEdit_->setText(runDir);
+    status_->setText(QString("Showing %1 epochs of %2").arg(rows).arg(runDir));
+    return rows > 0;
+}
 int TrainingPanel::plottedEpochs() const { return lossPlot_->graph(0)->dataCount(); }
 QString TrainingPanel::statusText() const { return status_->text(); }
 

@@ -43,6 +43,8 @@ public:
     void start();
     void cancel();
     bool busy() const;
+    // Shows a finished run: its metrics.csv (epoch, train/val loss and accuracy) in the plots.
+    bool showRun(const QString& runDir);
 
     // state for tests
     int plottedEpochs() const;

@@ -3,6 +3,7 @@
 #include <QCommandLineParser>
 #include <QTimer>
 
+#include "DemoLauncher.h"
 #include "MainWindow.h"
 #include "common/Device.h"
 
@@ -18,15 +19,21 @@ int main(int argc, char** argv) {
     QCommandLineOption image("image", "Image to open.", "path");
     QCommandLineOption target("target", "Class index to show.", "index");
     QCommandLineOption device("device", "auto, cpu or cuda[:N] (default auto).", "device", "auto");
+    QCommandLineOption demo("demo", "Open the built-in planted-bias demo in this folder (built on first use, cached).", "dir");
+    QCommandLineOption bias("bias", "Planted bias of the demo: 0.5 none ... 1.0 full (default 0.95).", "p", "0.95");
     QCommandLineOption screenshot("screenshot", "Compute, save a screenshot of the window to this PNG and exit.", "png");
-    parser.addOptions({model, image, target, device, screenshot});
+    parser.addOptions({model, image, target, device, demo, bias, screenshot});
     parser.process(app);
 
     biasscope::configureCpuThreads(0);
     biasscope::ui::MainWindow window;
     window.setDevice(parser.value(device));
     window.show();
-    const bool haveBoth = parser.isSet(model) && parser.isSet(image);
+    const bool haveBoth = (parser.isSet(model) && parser.isSet(image)) || parser.isSet(demo);
+    if (parser.isSet(demo)) {
+        QObject::connect(&window, &biasscope::ui::MainWindow::modelReady, &window, [&] { window.compute(); });
+        biasscope::app::launchDemo(window, parser.value(demo), parser.value(bias).toDouble());
+    }
     if (parser.isSet(image)) window.openImage(parser.value(image));
     if (parser.isSet(model)) {
         QObject::connect(&window, &biasscope::ui::MainWindow::modelReady, &window, [&] {
