@@ -6,6 +6,7 @@
 #include "data/SyntheticImage.h"
 #include "io/ImageIO.h"
 #include "model/RandomVit.h"
+#include "study/Demo.h"
 
 namespace biasscope::cli {
 
@@ -20,12 +21,8 @@ void addMakeDemoCommand(CLI::App& app) {
     cmd->add_option("--seed", args->seed, "random seed");
     cmd->callback([args]() {
         namespace fs = std::filesystem;
-        model::VitConfig c = model::tinyVitConfig(4);
-        c.imageSize = 64;
-        c.patchSize = 8;
-        c.hiddenSize = 64;
-        c.intermediateSize = 128;
-        c.numLayers = 4;
+        model::VitConfig c = study::demoVitConfig();  // the demo's geometry, random weights, four named classes
+        c.numLabels = 4;
         c.id2label = {"stripes", "gradient", "object", "eyes"};
         model::RandomVitOptions o;
         o.seed = args->seed;

@@ -95,6 +95,20 @@ std::string optionsKey(const TrainOptions& o, const data::DatasetSplits& d, cons
     return io::sha256Hex(j.dump()).substr(0, 16);
 }
 
+// training (augmented, shuffled per epoch) or evaluation (eval transform, file order) batches
+data::LoaderOptions loaderOptions(const TrainOptions& o, bool train, std::uint64_t epoch) {
+    data::LoaderOptions lo;
+    lo.batchSize = o.batchSize;
+    lo.workers = o.workers;
+    lo.augment = train;
+    lo.shuffle = train;
+    lo.seed = o.seed;
+    lo.epoch = epoch;
+    lo.transform = o.transform;
+    lo.pinMemory = o.device.is_cuda();
+    return lo;
+}
+
 struct Features {
     at::Tensor x;  // [N, D] on the device
     at::Tensor y;  // [N]
@@ -112,14 +126,7 @@ Features computeFeatures(const model::VitModel& m, const data::LabelledImages& s
             // unreadable cache: recompute it
         }
     }
-    data::LoaderOptions lo;
-    lo.batchSize = o.batchSize;
-    lo.workers = o.workers;
-    lo.augment = false;
-    lo.shuffle = false;
-    lo.transform = o.transform;
-    lo.pinMemory = o.device.is_cuda();
-    data::BatchLoader loader(split, lo);
+    data::BatchLoader loader(split, loaderOptions(o, false, 0));
     std::vector<at::Tensor> xs, ys;
     torch::NoGradGuard ng;
     std::size_t done = 0;
@@ -158,14 +165,7 @@ Eval evalOnFeatures(const model::ClassifierHead& head, const Features& f, int ba
 }
 
 Eval evalOnImages(const model::VitModel& m, const data::LabelledImages& split, const TrainOptions& o, TrainResult& r, const JobControl& job) {
-    data::LoaderOptions lo;
-    lo.batchSize = o.batchSize;
-    lo.workers = o.workers;
-    lo.augment = false;
-    lo.shuffle = false;
-    lo.transform = o.transform;
-    lo.pinMemory = o.device.is_cuda();
-    data::BatchLoader loader(split, lo);
+    data::BatchLoader loader(split, loaderOptions(o, false, 0));
     torch::NoGradGuard ng;
     double loss = 0, correct = 0, n = 0;
     while (auto b = loader.next()) {
@@ -307,16 +307,7 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
                 if (cb.onStep) cb.onStep(epoch, static_cast<int>(k) + 1, steps, lossSum / seen, 0);
             }
         } else {
-            data::LoaderOptions lo;
-            lo.batchSize = o.batchSize;
-            lo.workers = o.workers;
-            lo.augment = true;
-            lo.shuffle = true;
-            lo.seed = o.seed;
-            lo.epoch = static_cast<std::uint64_t>(epoch);
-            lo.transform = o.transform;
-            lo.pinMemory = o.device.is_cuda();
-            data::BatchLoader loader(data.train, lo);
+            data::BatchLoader loader(data.train, loaderOptions(o, true, static_cast<std::uint64_t>(epoch)));
             int k = 0;
             while (auto b = loader.next()) {
                 job.checkCancelled();

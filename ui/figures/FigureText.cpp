@@ -32,4 +32,30 @@ QCPTextElement* addWrappedText(QCustomPlot& plot, int row, const QString& text, 
     return el;
 }
 
+HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QString& caption, const QString& scaleLabel) {
+    plot.clearPlottables();
+    plot.clearItems();
+    plot.plotLayout()->clear();
+    addWrappedText(plot, 0, title, QFont("sans", 10, QFont::Bold));
+    auto* body = new QCPLayoutGrid;
+    plot.plotLayout()->addElement(1, 0, body);
+    auto* rect = new QCPAxisRect(&plot);
+    body->addElement(0, 0, rect);
+    auto* scale = new QCPColorScale(&plot);
+    body->addElement(0, 1, scale);
+    scale->axis()->setLabel(scaleLabel);
+    scale->axis()->setTickLabelFont(QFont("sans", 7));
+    scale->axis()->setLabelFont(QFont("sans", 8));
+    auto* group = new QCPMarginGroup(&plot);
+    rect->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    scale->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+    for (auto* ax : {rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft)}) {
+        ax->setTickLabelFont(QFont("sans", 7));
+        ax->setLabelFont(QFont("sans", 8, QFont::Bold));
+        ax->grid()->setVisible(false);
+    }
+    if (!caption.isEmpty()) addWrappedText(plot, 2, caption, QFont("sans", 7), QColor(70, 70, 70));
+    return {rect, scale};
+}
+
 }  // namespace biasscope::ui

@@ -7,6 +7,8 @@
 
 class QCustomPlot;
 class QCPTextElement;
+class QCPAxisRect;
+class QCPColorScale;
 
 namespace biasscope::ui {
 
@@ -17,5 +19,14 @@ QString wrapText(const QString& text, const QFont& font, int maxWidth);
 // A wrapped text element in row `row`, column 0 of the plot's main layout (spanning it), sized to the
 // plot's current width.
 QCPTextElement* addWrappedText(QCustomPlot& plot, int row, const QString& text, const QFont& font, const QColor& colour = Qt::black);
+
+// The frame of every heatmap figure: clears the plot; title (row 0), an axis rect with a colour scale
+// beside it (row 1, own grid so title and caption span the full width), caption (row 2, if any);
+// figure fonts, no grid lines.
+struct HeatmapFrame {
+    QCPAxisRect* rect;
+    QCPColorScale* scale;
+};
+HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QString& caption, const QString& scaleLabel);
 
 }  // namespace biasscope::ui

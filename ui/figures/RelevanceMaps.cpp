@@ -26,42 +26,14 @@ double symmetricLimit(const float* values, std::size_t n, double percentile) {
 
 namespace {
 
-struct Frame {
-    QCPAxisRect* rect;
-    QCPColorScale* scale;
-};
-
-Frame frame(QCustomPlot& plot, const QString& title, const QString& caption, double limit, const QString& scaleLabel) {
-    plot.clearPlottables();
-    plot.clearItems();
-    plot.plotLayout()->clear();
-    addWrappedText(plot, 0, title, QFont("sans", 10, QFont::Bold));
-    auto* body = new QCPLayoutGrid;  // its own grid, so title and caption span the full width
-    plot.plotLayout()->addElement(1, 0, body);
-    auto* rect = new QCPAxisRect(&plot);
-    body->addElement(0, 0, rect);
-    auto* scale = new QCPColorScale(&plot);
-    body->addElement(0, 1, scale);
+HeatmapFrame frame(QCustomPlot& plot, const QString& title, const QString& caption, double limit, const QString& scaleLabel) {
+    const HeatmapFrame f = addHeatmapFrame(plot, title, caption, scaleLabel);
     QCPColorGradient g;
     applyBwrGradient(g);
     g.setNanHandling(QCPColorGradient::nhTransparent);
-    scale->setGradient(g);
-    scale->setDataRange(QCPRange(-limit, limit));
-    scale->axis()->setLabel(scaleLabel);
-    scale->axis()->setTickLabelFont(QFont("sans", 7));
-    scale->axis()->setLabelFont(QFont("sans", 8));
-    auto* group = new QCPMarginGroup(&plot);
-    rect->setMarginGroup(QCP::msBottom | QCP::msTop, group);
-    scale->setMarginGroup(QCP::msBottom | QCP::msTop, group);
-    for (auto* ax : {rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft)}) {
-        ax->setTickLabelFont(QFont("sans", 7));
-        ax->setLabelFont(QFont("sans", 8, QFont::Bold));
-        ax->grid()->setVisible(false);
-    }
-    if (!caption.isEmpty()) {
-        addWrappedText(plot, 2, caption, QFont("sans", 7), QColor(70, 70, 70));
-    }
-    return {rect, scale};
+    f.scale->setGradient(g);
+    f.scale->setDataRange(QCPRange(-limit, limit));
+    return f;
 }
 
 }  // namespace
@@ -71,7 +43,7 @@ double buildLayerMapFigure(QCustomPlot& plot, const QString& title, const LayerM
         throw InputError("layer map: " + std::to_string(m.values.size()) + " values do not fill " + std::to_string(m.layers) + " layers x " +
                          std::to_string(m.columns) + " columns");
     const double lim = limit > 0 ? limit : symmetricLimit(m.values.data(), m.values.size());
-    const Frame f = frame(plot, title, caption, lim, "relevance");
+    const HeatmapFrame f = frame(plot, title, caption, lim, "relevance");
     auto* xa = f.rect->axis(QCPAxis::atBottom);
     auto* ya = f.rect->axis(QCPAxis::atLeft);
     auto* map = new QCPColorMap(xa, ya);
@@ -111,7 +83,7 @@ double buildInputOverlayFigure(QCustomPlot& plot, const QString& title, const QI
         background.fill(Qt::white);
     }
     const QImage blended = overlayHeatmap(background, heat, w, h, lim, o.alpha, o.grayscale && !rgb.isNull());
-    const Frame f = frame(plot, title, caption, lim, "relevance");
+    const HeatmapFrame f = frame(plot, title, caption, lim, "relevance");
     auto* xa = f.rect->axis(QCPAxis::atBottom);
     auto* ya = f.rect->axis(QCPAxis::atLeft);
     xa->setRange(0, w);

@@ -45,19 +45,9 @@ struct Axes {
 
 Axes gridFigure(QCustomPlot& plot, const QString& title, const LabelLayerGrid& g, const QString& caption, const QString& scaleLabel) {
     if (static_cast<int>(g.values.size()) != g.labels.size() * g.layers) throw InputError("heatmap values do not match labels x layers");
-    plot.clearPlottables();
-    plot.clearItems();
-    plot.plotLayout()->clear();
-    addWrappedText(plot, 0, title, QFont("sans", 10, QFont::Bold));
-    auto* body = new QCPLayoutGrid;  // its own grid, so title and caption span the full width
-    plot.plotLayout()->addElement(1, 0, body);
-    auto* rect = new QCPAxisRect(&plot);
-    body->addElement(0, 0, rect);
-    auto* scale = new QCPColorScale(&plot);
-    body->addElement(0, 1, scale);
-    scale->axis()->setLabel(scaleLabel);
-    scale->axis()->setTickLabelFont(QFont("sans", 7));
-    scale->axis()->setLabelFont(QFont("sans", 8));
+    const HeatmapFrame f = addHeatmapFrame(plot, title, caption, scaleLabel);
+    QCPAxisRect* rect = f.rect;
+    QCPColorScale* scale = f.scale;
     auto* xa = rect->axis(QCPAxis::atBottom);
     auto* ya = rect->axis(QCPAxis::atLeft);
     auto* map = new QCPColorMap(xa, ya);
@@ -75,17 +65,6 @@ Axes gridFigure(QCustomPlot& plot, const QString& title, const LabelLayerGrid& g
     xa->setRange(-0.5, g.layers - 0.5);
     ya->setRange(-0.5, rows - 0.5);
     xa->setLabel("Transformer layer");
-    xa->setLabelFont(QFont("sans", 8, QFont::Bold));
-    xa->setTickLabelFont(QFont("sans", 7));
-    ya->setTickLabelFont(QFont("sans", 7));
-    xa->grid()->setVisible(false);
-    ya->grid()->setVisible(false);
-    auto* group = new QCPMarginGroup(&plot);
-    rect->setMarginGroup(QCP::msBottom | QCP::msTop, group);
-    scale->setMarginGroup(QCP::msBottom | QCP::msTop, group);
-    if (!caption.isEmpty()) {
-        addWrappedText(plot, 2, caption, QFont("sans", 7), QColor(70, 70, 70));
-    }
     return {rect, map, scale};
 }
 
