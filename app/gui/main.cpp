@@ -1,6 +1,9 @@
 // biasscope: the desktop application. Thin wiring: options -> MainWindow.
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QFileInfo>
+#include <QMessageBox>
+#include <QStandardPaths>
 #include <QTimer>
 
 #include "DemoLauncher.h"
@@ -30,6 +33,19 @@ int main(int argc, char** argv) {
     window.setDevice(parser.value(device));
     window.show();
     const bool haveBoth = (parser.isSet(model) && parser.isSet(image)) || parser.isSet(demo);
+    const bool nothingToOpen = !parser.isSet(model) && !parser.isSet(image) && !parser.isSet(demo) && !parser.isSet(screenshot);
+    if (nothingToOpen) {
+        // first start without a project: offer the built-in demo (made here, no downloads; cached)
+        const QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + "/demo";
+        const bool built = QFileInfo::exists(dir + "/demo-study.json");
+        if (QMessageBox::question(&window, "BiasScope", built ? "Open the built-in planted-bias demo?"
+                                                              : "Open the built-in planted-bias demo? It is made on this machine "
+                                                                "(images, a small ViT trained on them; about a minute), then cached.") ==
+            QMessageBox::Yes) {
+            QObject::connect(&window, &biasscope::ui::MainWindow::modelReady, &window, [&] { window.compute(); });
+            biasscope::app::launchDemo(window, dir, 0.95);
+        }
+    }
     if (parser.isSet(demo)) {
         QObject::connect(&window, &biasscope::ui::MainWindow::modelReady, &window, [&] { window.compute(); });
         biasscope::app::launchDemo(window, parser.value(demo), parser.value(bias).toDouble());
