@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include <ATen/Parallel.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/Error.h"
@@ -31,10 +33,17 @@ model::VitConfig demoVitConfig() {
 
 DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
     if (o.outDir.empty()) throw InputError("the demo needs an output folder");
+    // One compute thread while the demo is made: the trained models depend on the floating-point
+    // reduction order, and with one thread every machine makes the same demo (and docs/demo.md's numbers).
+    struct ThreadsGuard {
+        int saved = at::get_num_threads();
+        ThreadsGuard() { at::set_num_threads(1); }
+        ~ThreadsGuard() { at::set_num_threads(saved); }
+    } threads;
     const fs::path root(o.outDir);
     DemoPaths p{(root / "data").string(), (root / "models/class/best").string(), (root / "models/place/best").string(), (root / "demo-study.json").string()};
     // 1. data (cached: regenerated only if the options changed)
-    nlohmann::json dataKey{{"bias", o.bias}, {"seed", o.seed}, {"train_per_class", o.trainPerClass}, {"test_per_class", o.testPerClass}, {"version", 2}};
+    nlohmann::json dataKey{{"bias", o.bias}, {"seed", o.seed}, {"train_per_class", o.trainPerClass}, {"test_per_class", o.testPerClass}, {"version", 3}};
     const fs::path keyFile = root / "data/demo-data.json";
     bool haveData = false;
     if (fs::exists(keyFile)) {
@@ -98,6 +107,7 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
         job.report(0.9, std::string("feathering the ") + c + " test images");
         preprocess::FeatheringOptions fo;
         fo.kernel = 7;  // 64 px images: a proportionally smaller kernel than the published 21 at full size
+        fo.background = preprocess::FeatherBackground::Gray;  // neutral: neither place, and less far from the training images than white
         const auto rep = preprocess::featherDirectory((fs::path(p.dataDir) / "test" / c).string(), (fs::path(p.dataDir) / "annotations.json").string(), "",
                                                       out.string(), fo, progressFrom(0.85, 0.95));
         if (!rep.failures.empty()) throw Error(rep.failures.front().first + ": " + rep.failures.front().second);

@@ -1,20 +1,19 @@
 // The built-in demo as a scientific instrument: on the planted-bias benchmark, the analyses must find
 // the bias that was planted and must not find it where there is none. Three demos (bias 0.5, 0.8,
 // 0.95; seed 1) are built with the real pipeline (generator, our trainer, feathering, relevance).
-// Margins come from two measured runs of this build (one compute thread, as this test runs; and two
-// threads, as `biasscope-cli demo` runs on this 2-core machine; docs/demo.md):
-//                                   0.5             0.8             0.95
-//   confidence drop (feathered)    -0.024 / -0.003  0.350 / 0.390   0.120 / 0.096
-//   |R| outside the object          0.474 / 0.548   0.463 / 0.448   0.800 / 0.776
-//   concept-head similarity        -0.035 / -0.134  0.271 / 0.058   0.311 / 0.611
-//   Attention-IoU background        0.330 / 0.313   0.380 / 0.344   0.828 / 0.852
-//   Attention-IoU object            0.653 / 0.736   0.584 / 0.606   0.304 / 0.283
+// The demo is made with one compute thread (study/Demo.cpp), so these runs are deterministic; the
+// margins come from the measured values (docs/demo.md):
+//                                   0.5      0.8      0.95
+//   confidence drop (feathered)    -0.001   -0.007    0.099
+//   |R| outside the object          0.467    0.411    0.817
+//   concept-head similarity         0.105    0.077    0.461
+//   Attention-IoU background        0.287    0.389    0.848
+//   Attention-IoU object            0.747    0.653    0.286
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 #include <filesystem>
 #include <fstream>
 
-#include <ATen/Parallel.h>
 #include <opencv2/imgcodecs.hpp>
 
 #include "TestRegistry.h"
@@ -30,7 +29,6 @@ namespace fs = std::filesystem;
 class TestPlantedBiasDemo : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { at::set_num_threads(1); }  // the trained models, hence the margins, depend on the reduction order
 
     void generatorWritesExactMasksAndPlantsTheBias() {
         QTemporaryDir tmp;
@@ -89,10 +87,10 @@ private slots:
         QVERIFY(strong.outsideRelevance > none.outsideRelevance + 0.1);
         QVERIFY(strong.conceptSimilarity > none.conceptSimilarity + 0.2);
         // Attention-IoU with the background rises with the bias, with the object it falls (Waterbirds)
-        QVERIFY(mid.iouBackground > none.iouBackground + 0.01);
+        QVERIFY(mid.iouBackground > none.iouBackground + 0.05);
         QVERIFY(strong.iouBackground > mid.iouBackground + 0.2);
-        QVERIFY(none.iouObject > mid.iouObject + 0.03);
-        QVERIFY(mid.iouObject > strong.iouObject + 0.1);
+        QVERIFY(none.iouObject > mid.iouObject + 0.05);
+        QVERIFY(mid.iouObject > strong.iouObject + 0.2);
     }
 };
 
