@@ -45,7 +45,8 @@ cv::Mat background(int size, int place, std::mt19937_64& rng) {
             }
     }
     cv::Mat noise(size, size, CV_8UC3);
-    cv::randn(noise, cv::Scalar::all(0), cv::Scalar::all(8));
+    cv::RNG local(rng());  // never OpenCV's global per-thread RNG: the data must depend on the seed only
+    local.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(8));
     cv::Mat out;
     cv::add(img, noise, out, cv::noArray(), CV_8UC3);
     return out;
@@ -107,7 +108,8 @@ PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const Plan
                             if (((x + y) / 2) % 2 == 0) obj.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(dark[0]), static_cast<uchar>(dark[1]), static_cast<uchar>(dark[2]));
                 }
                 cv::Mat shade(o.size, o.size, CV_8UC3);
-                cv::randn(shade, cv::Scalar::all(0), cv::Scalar::all(10));
+                cv::RNG shadeRng(rng());
+                shadeRng.fill(shade, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(10));
                 cv::add(obj, shade, obj, cv::noArray(), CV_8UC3);
                 obj.copyTo(img, mask);
                 const std::string stem = std::string(splitNames[split]) + "_" + kPlantedClasses[c] + "_" + std::to_string(i);

@@ -1,14 +1,16 @@
 // The built-in demo as a scientific instrument: on the planted-bias benchmark, the analyses must find
-// the bias that was planted and must not find it where there is none. Three demos (bias 0.5, 0.8,
-// 0.95; seed 1) are built with the real pipeline (generator, our trainer, feathering, relevance).
-// The demo is made with one compute thread (study/Demo.cpp), so these runs are deterministic; the
-// margins come from the measured values (docs/demo.md):
-//                                   0.5      0.8      0.95
-//   confidence drop (feathered)    -0.001   -0.007    0.099
-//   |R| outside the object          0.467    0.411    0.817
-//   concept-head similarity         0.105    0.077    0.461
-//   Attention-IoU background        0.287    0.389    0.848
-//   Attention-IoU object            0.747    0.653    0.286
+// the bias that was planted (0.95) and not find it where there is none (0.5). Both demos are built with
+// the real pipeline (generator, our trainer, feathering, relevance) and one compute thread, so the run
+// is deterministic. Margins were chosen from five measured realizations (two data noise streams, one and
+// two threads, white and grey feathering; docs/demo.md), in all of which these comparisons held:
+//                                   bias 0.5 (range)   bias 0.95 (range)
+//   |R| outside the object          0.38 - 0.55        0.78 - 0.83
+//   concept-head similarity        -0.13 - 0.14        0.31 - 0.74
+//   Attention-IoU background        0.27 - 0.38        0.81 - 0.89
+//   Attention-IoU object            0.58 - 0.76        0.26 - 0.30
+//   confidence drop, context gone   (not stable)       0.077 - 0.12
+// Not asserted, because single models did not reproduce them: the middle point (0.8) between the two,
+// and no confidence drop for the unbiased model (it, too, meets an unseen background when feathered).
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 #include <filesystem>
@@ -60,14 +62,20 @@ private slots:
         // the same seed gives the same data
         QTemporaryDir tmp2;
         data::writePlantedBiasDataset(tmp2.path().toStdString(), o);
-        std::ifstream m1(root / "metadata.csv"), m2(fs::path(tmp2.path().toStdString()) / "metadata.csv");
-        QVERIFY(std::string(std::istreambuf_iterator<char>(m1), {}) == std::string(std::istreambuf_iterator<char>(m2), {}));
+        auto bytes = [](const fs::path& p) {
+            std::ifstream in(p, std::ios::binary);
+            return std::string(std::istreambuf_iterator<char>(in), {});
+        };
+        const fs::path root2(tmp2.path().toStdString());
+        QVERIFY(bytes(root / "metadata.csv") == bytes(root2 / "metadata.csv"));
+        for (const char* f : {"circle/train_circle_3.png", "triangle/test_triangle_7.png", "triangle/mask/val_triangle_2.png"})
+            QVERIFY2(bytes(root / f) == bytes(root2 / f), f);  // the pixels too, whatever ran before in this thread
     }
 
     void analysesFindThePlantedBias() {
         QTemporaryDir tmp;
         std::map<int, study::DemoMeasures> m;
-        for (int b : {50, 80, 95}) {
+        for (int b : {50, 95}) {
             study::DemoOptions o;
             o.outDir = (fs::path(tmp.path().toStdString()) / ("demo" + std::to_string(b))).string();
             o.bias = b / 100.0;
@@ -77,20 +85,18 @@ private slots:
             qInfo("bias %.2f: acc %.3f (feathered %.3f), conf %.3f -> %.3f, outside %.3f, concept %.3f, IoU bg %.3f obj %.3f", b / 100.0, d.accuracy,
                   d.accuracyMasked, d.confidence, d.confidenceMasked, d.outsideRelevance, d.conceptSimilarity, d.iouBackground, d.iouObject);
         }
-        const auto &none = m[50], &mid = m[80], &strong = m[95];
-        // no bias: the shape is learnt; removing the context costs nothing
+        const auto &none = m[50], &strong = m[95];
+        // no bias: the shape and texture are learnt; strong bias: the background is (train accuracy = aligned share)
         QVERIFY(none.accuracy > 0.9);
-        QVERIFY(none.confidence - none.confidenceMasked < 0.02);
-        // strong bias: removing the context costs confidence
+        QVERIFY(strong.accuracy < 0.7);
+        // removing the context costs the biased model its confidence
         QVERIFY(strong.confidence - strong.confidenceMasked > 0.05);
-        // more relevance outside the object, and the context concept's relevance resembles the class's
-        QVERIFY(strong.outsideRelevance > none.outsideRelevance + 0.1);
-        QVERIFY(strong.conceptSimilarity > none.conceptSimilarity + 0.2);
-        // Attention-IoU with the background rises with the bias, with the object it falls (Waterbirds)
-        QVERIFY(mid.iouBackground > none.iouBackground + 0.05);
-        QVERIFY(strong.iouBackground > mid.iouBackground + 0.2);
-        QVERIFY(none.iouObject > mid.iouObject + 0.05);
-        QVERIFY(mid.iouObject > strong.iouObject + 0.2);
+        // more relevance outside the object, and the paired context concept's relevance resembles the class's
+        QVERIFY(strong.outsideRelevance > none.outsideRelevance + 0.15);
+        QVERIFY(strong.conceptSimilarity > none.conceptSimilarity + 0.15);
+        // Attention-IoU: higher with the background, lower with the object (the Waterbirds result)
+        QVERIFY(strong.iouBackground > none.iouBackground + 0.3);
+        QVERIFY(none.iouObject > strong.iouObject + 0.2);
     }
 };
 
