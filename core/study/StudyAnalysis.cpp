@@ -55,28 +55,47 @@ std::string csvField(const std::string& s) {
     return q + "\"";
 }
 
-LoadedSet loadSet(const std::string& storeDir, const ImageSetSpec& spec, const std::vector<std::string>& targetOrder, const std::vector<std::string>& sites) {
-    LoadedSet set;
-    set.spec = &spec;
+// The record files of one set of a store, sorted by name; `what` names them in errors.
+std::vector<fs::path> setRecordFiles(const std::string& storeDir, const ImageSetSpec& spec, const std::string& what, const std::string& hint) {
     const fs::path dir = fs::path(storeDir) / "relevance" / spec.name;
-    if (!fs::is_directory(dir)) throw InputError(dir.string() + ": no stored relevance for set '" + spec.name + "' (run `study run` first)");
+    if (!fs::is_directory(dir)) throw InputError(dir.string() + ": no " + what + " for set '" + spec.name + "'" + hint);
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(dir))
         if (e.path().extension() == ".safetensors") files.push_back(e.path());
     std::sort(files.begin(), files.end());
-    if (files.empty()) throw InputError(dir.string() + ": no stored images");
-    for (const auto& f : files) {
+    if (files.empty()) throw InputError(dir.string() + ": no " + what);
+    return files;
+}
+
+// One record's tensors by key, and its (finite) confidence.
+struct StoredRecord {
+    fs::path file;
+    std::map<std::string, at::Tensor> tensors;
+    std::string missingHint;
+    StoredRecord(const fs::path& f, std::string hint) : file(f), missingHint(std::move(hint)) {
         const auto rec = io::readSafetensors(f.string());
-        std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
-        auto get = [&](const std::string& key) -> const at::Tensor& {
-            auto it = t.find(key);
-            if (it == t.end()) throw InputError(f.string() + ": missing tensor '" + key + "' (stored with another study definition?)");
-            return it->second;
-        };
+        tensors.insert(rec.tensors.begin(), rec.tensors.end());
+    }
+    const at::Tensor& get(const std::string& key) const {
+        auto it = tensors.find(key);
+        if (it == tensors.end()) throw InputError(file.string() + ": missing tensor '" + key + "'" + missingHint);
+        return it->second;
+    }
+    double confidence() const {
+        const double c = get("confidence").to(torch::kFloat64).item<double>();
+        if (!std::isfinite(c)) throw InputError(file.string() + ": confidence is NaN");
+        return c;
+    }
+};
+
+LoadedSet loadSet(const std::string& storeDir, const ImageSetSpec& spec, const std::vector<std::string>& targetOrder, const std::vector<std::string>& sites) {
+    LoadedSet set;
+    set.spec = &spec;
+    for (const auto& f : setRecordFiles(storeDir, spec, "stored relevance", " (run `study run` first)")) {
+        const StoredRecord rec(f, " (stored with another study definition?)");
+        auto get = [&rec](const std::string& key) -> const at::Tensor& { return rec.get(key); };
         set.imageNames.push_back(f.stem().string());
-        const double conf = get("confidence").item<double>();
-        if (!std::isfinite(conf)) throw InputError(f.string() + ": confidence is NaN");
-        set.confidence.push_back(conf);
+        set.confidence.push_back(rec.confidence());
         for (const auto& site : sites) {
             SetSite& ss = set.sites[site];
             for (const auto& target : targetOrder) {
@@ -142,25 +161,11 @@ RankedSet readImported(const std::string& storeDir, const ImageSetSpec& spec, co
     if (rankBy != analysis::RankBy::Magnitude)
         throw InputError(storeDir + ": an imported store holds the published |value| rankings only; --signed needs a `study run` store");
     RankedSet r{spec.name, spec.condition, {}, {}, {}, {}};
-    const fs::path dir = fs::path(storeDir) / "relevance" / spec.name;
-    if (!fs::is_directory(dir)) throw InputError(dir.string() + ": no imported records for set '" + spec.name + "'");
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(dir))
-        if (e.path().extension() == ".safetensors") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    if (files.empty()) throw InputError(dir.string() + ": no imported records");
-    for (const auto& f : files) {
-        const auto rec = io::readSafetensors(f.string());
-        std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
-        auto get = [&](const std::string& key) -> const at::Tensor& {
-            auto it = t.find(key);
-            if (it == t.end()) throw InputError(f.string() + ": missing tensor '" + key + "'");
-            return it->second;
-        };
-        const double conf = get("confidence").to(torch::kFloat64).item<double>();
-        if (!std::isfinite(conf)) throw InputError(f.string() + ": confidence is NaN");
+    for (const auto& f : setRecordFiles(storeDir, spec, "imported records", "")) {
+        const StoredRecord rec(f, "");
+        auto get = [&rec](const std::string& key) -> const at::Tensor& { return rec.get(key); };
+        r.confidence.push_back(rec.confidence());
         r.imageNames.push_back(f.stem().string());
-        r.confidence.push_back(conf);
         for (const auto& site : sites) {
             const at::Tensor idx = get(spec.referenceTarget + "/" + site + "_topk_index").to(torch::kInt64).contiguous();
             const at::Tensor val = get(spec.referenceTarget + "/" + site + "_topk_score").to(torch::kFloat64).contiguous();
