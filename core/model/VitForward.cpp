@@ -20,13 +20,18 @@ at::Tensor mergeHeads(const at::Tensor& x) {  // [B, H, N, d] -> [B, N, D]
 
 }  // namespace
 
-at::Tensor vitFeatures(const VitBackbone& bb, const at::Tensor& pixels) {
+at::Tensor vitEmbed(const VitBackbone& bb, const at::Tensor& pixels) {
     const auto& c = bb.config;
     at::Tensor h = torch::conv2d(pixels, bb.patchProjection.weight, bb.patchProjection.bias, c.patchSize).flatten(2).transpose(1, 2);
-    h = torch::cat({bb.clsToken.expand({pixels.size(0), 1, c.hiddenSize}), h}, 1) + bb.positionEmbeddings;
+    return torch::cat({bb.clsToken.expand({pixels.size(0), 1, c.hiddenSize}), h}, 1) + bb.positionEmbeddings;
+}
+
+at::Tensor vitBlocks(const VitBackbone& bb, at::Tensor h, std::size_t first, std::size_t last) {
+    const auto& c = bb.config;
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.headDim()));
     const std::vector<std::int64_t> norm{c.hiddenSize};
-    for (const auto& blk : bb.blocks) {
+    for (std::size_t i = first; i < last && i < bb.blocks.size(); ++i) {
+        const auto& blk = bb.blocks[i];
         const at::Tensor u = torch::layer_norm(h, norm, blk.layernormBefore.weight, blk.layernormBefore.bias, c.layerNormEps);
         const at::Tensor q = splitHeads(linear(u, blk.query), c.numHeads), k = splitHeads(linear(u, blk.key), c.numHeads),
                          v = splitHeads(linear(u, blk.value), c.numHeads);
@@ -35,8 +40,15 @@ at::Tensor vitFeatures(const VitBackbone& bb, const at::Tensor& pixels) {
         const at::Tensor w = torch::layer_norm(h, norm, blk.layernormAfter.weight, blk.layernormAfter.bias, c.layerNormEps);
         h = h + linear(torch::gelu(linear(w, blk.intermediate)), blk.output);
     }
-    return torch::layer_norm(h.select(1, 0), norm, bb.finalLayernorm.weight, bb.finalLayernorm.bias, c.layerNormEps);
+    return h;
 }
+
+at::Tensor vitPool(const VitBackbone& bb, const at::Tensor& tokens) {
+    const auto& c = bb.config;
+    return torch::layer_norm(tokens.select(1, 0), {c.hiddenSize}, bb.finalLayernorm.weight, bb.finalLayernorm.bias, c.layerNormEps);
+}
+
+at::Tensor vitFeatures(const VitBackbone& bb, const at::Tensor& pixels) { return vitPool(bb, vitBlocks(bb, vitEmbed(bb, pixels), 0, bb.blocks.size())); }
 
 at::Tensor headLogits(const ClassifierHead& head, const at::Tensor& features) { return linear(features, head.linear); }
 

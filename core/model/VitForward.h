@@ -11,6 +11,11 @@
 namespace biasscope::model {
 
 at::Tensor vitFeatures(const VitBackbone& backbone, const at::Tensor& pixels);  // [B, 3, H, W] -> [B, D]
+// The same forward in stages (GradCAM on a block's output): patch + position embedding [B, T, D];
+// blocks [first, last); final LayerNorm of the CLS token.
+at::Tensor vitEmbed(const VitBackbone& backbone, const at::Tensor& pixels);
+at::Tensor vitBlocks(const VitBackbone& backbone, at::Tensor tokens, std::size_t first, std::size_t last);
+at::Tensor vitPool(const VitBackbone& backbone, const at::Tensor& tokens);
 at::Tensor headLogits(const ClassifierHead& head, const at::Tensor& features);  // [B, D] -> [B, C]
 
 // Every weight tensor of the backbone, in the HF state-dict order (for optimisers and freezing).

@@ -6,10 +6,10 @@
 #include <set>
 #include <sstream>
 
-#include <torch/serialize.h>
 #include <torch/types.h>
 
 #include "io/Safetensors.h"
+#include "io/TorchSave.h"
 #include "io/Sha256.h"
 
 namespace biasscope::model {
@@ -37,25 +37,11 @@ std::string readPrefix(const std::string& path, std::size_t n) {
 }
 
 StateDict readTorchSave(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    torch::IValue value;
     try {
-        value = torch::pickle_load(bytes);
-    } catch (const std::exception& e) {
-        std::string what = e.what();
-        what = what.substr(0, what.find('\n'));
-        throw ModelLoadError(Kind::Unreadable, path + ": cannot read torch.save archive (truncated or corrupt?): " + what);
+        return io::readTorchSaveStateDict(path);
+    } catch (const io::TorchSaveError& e) {
+        throw ModelLoadError(Kind::Unreadable, e.what());
     }
-    if (!value.isGenericDict())
-        throw ModelLoadError(Kind::Unreadable, path + ": torch.save file does not hold a state_dict (a dict of tensors); save model.state_dict()");
-    StateDict dict;
-    for (const auto& item : value.toGenericDict()) {
-        if (!item.key().isString() || !item.value().isTensor())
-            throw ModelLoadError(Kind::Unreadable, path + ": state_dict entries must map names to tensors");
-        dict[item.key().toStringRef()] = item.value().toTensor();
-    }
-    return dict;
 }
 
 const std::string kPrefix = "vit.";
