@@ -14,7 +14,12 @@ namespace {
 
 using Vec = std::array<double, 4>;
 
-double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+// x = a sin^2(z): the box [0, a] is reached at finite z, so bounds that are active at the optimum
+// (a subgroup kept whole) are met exactly
+double squash(double z) {
+    const double s = std::sin(z);
+    return s * s;
+}
 
 struct Problem {
     double target;
@@ -23,7 +28,7 @@ struct Problem {
 
     Counts x(const Vec& z) const {
         Counts out{};
-        for (int k = 0; k < 4; ++k) out[k] = a[k] * sigmoid(z[k]);
+        for (int k = 0; k < 4; ++k) out[k] = a[k] * squash(z[k]);
         return out;
     }
     double objective(const Counts& x) const {
@@ -37,10 +42,10 @@ struct Problem {
     }
 };
 
-// augmented Lagrangian in z (x = a * sigmoid(z): the box is built in), BFGS inner solver
+// augmented Lagrangian in z (x = a sin^2 z: the box is built in), BFGS inner solver
 Counts solve(const Problem& p) {
     Vec z{};
-    for (int k = 0; k < 4; ++k) z[k] = std::log(0.999 / 0.001);  // x0 = available, as published
+    for (int k = 0; k < 4; ++k) z[k] = 1.5;  // x0 = 0.995 available (published: x0 = available; sin^2 is flat there)
     std::array<double, 2> lambda{0, 0};
     double mu = 10;
     auto phi = [&](const Vec& zz) {
@@ -82,7 +87,7 @@ Counts solve(const Problem& p) {
             double step = 1, fn = 0;
             Vec zn{};
             for (int ls = 0; ls < 60; ++ls, step *= 0.5) {
-                for (int i = 0; i < 4; ++i) zn[i] = std::clamp(z[i] + step * d[i], -40.0, 40.0);
+                for (int i = 0; i < 4; ++i) zn[i] = z[i] + step * d[i];
                 fn = phi(zn);
                 if (fn <= f + 1e-4 * step * slope) break;
             }

@@ -14,7 +14,7 @@ using Counts = std::array<double, 4>;
 
 // minimise sum_k (x_k - s_k)^2 / (x_k^2 + 1e-15) subject to 0 <= x <= available, mcc(x) = target and,
 // if given, sum x = total; returns rint(x). (Published: scipy trust-constr from x0 = available. Here:
-// augmented Lagrangian with a quasi-Newton inner solver in a box-free parametrisation; the result is
+// augmented Lagrangian with a quasi-Newton inner solver in the box-free parametrisation x = available sin^2 z; the result is
 // checked, and an unreachable target throws InputError with the reachable range.)
 Counts solveSubgroups(double target, const Counts& starting, const Counts& available, std::optional<double> total = std::nullopt);
 
