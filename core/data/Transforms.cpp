@@ -26,10 +26,13 @@ double uniform(std::mt19937_64& rng, double a, double b) { return std::uniform_r
 
 void toChw(const cv::Mat& f32, const TransformOptions& o, float* dst) {
     const int n = f32.rows * f32.cols;
+    double mean[3] = {o.mean, o.mean, o.mean}, stdv[3] = {o.std, o.std, o.std};
+    if (o.channelMean.size() == 3 && o.channelStd.size() == 3)
+        for (int c = 0; c < 3; ++c) mean[c] = o.channelMean[static_cast<std::size_t>(c)], stdv[c] = o.channelStd[static_cast<std::size_t>(c)];
     for (int y = 0; y < f32.rows; ++y) {
         const float* row = f32.ptr<float>(y);
         for (int x = 0; x < f32.cols; ++x)
-            for (int c = 0; c < 3; ++c) dst[c * n + y * f32.cols + x] = static_cast<float>((row[x * 3 + c] - o.mean) / o.std);
+            for (int c = 0; c < 3; ++c) dst[c * n + y * f32.cols + x] = static_cast<float>((row[x * 3 + c] - mean[c]) / stdv[c]);
     }
 }
 
@@ -65,7 +68,8 @@ cv::Rect randomResizedCropBox(int W, int H, const TransformOptions& o, std::mt19
     return {(W - w) / 2, (H - h) / 2, w, h};
 }
 
-void trainTransform(const cv::Mat& rgb, const TransformOptions& o, std::mt19937_64& rng, float* dst) {
+void trainTransform(const cv::Mat& input, const TransformOptions& o, std::mt19937_64& rng, float* dst) {
+    const cv::Mat rgb = o.squareResize ? preprocess::resizeBilinearPil(input, o.size, o.size) : input;
     const cv::Rect box = randomResizedCropBox(rgb.cols, rgb.rows, o, rng);
     cv::Mat crop;
     const bool down = box.width > o.size && box.height > o.size;
@@ -107,8 +111,9 @@ void trainTransform(const cv::Mat& rgb, const TransformOptions& o, std::mt19937_
 
 void evalTransform(const cv::Mat& rgb, const TransformOptions& o, float* dst) {
     const int shorter = o.size * 256 / 224;
-    const int w = rgb.cols <= rgb.rows ? shorter : static_cast<int>(static_cast<long>(shorter) * rgb.cols / rgb.rows);
-    const int h = rgb.cols <= rgb.rows ? static_cast<int>(static_cast<long>(shorter) * rgb.rows / rgb.cols) : shorter;
+    int w = rgb.cols <= rgb.rows ? shorter : static_cast<int>(static_cast<long>(shorter) * rgb.cols / rgb.rows);
+    int h = rgb.cols <= rgb.rows ? static_cast<int>(static_cast<long>(shorter) * rgb.rows / rgb.cols) : shorter;
+    if (o.squareResize) w = h = shorter;
     const cv::Mat resized = preprocess::resizeBilinearPil(rgb, w, h);
     // torchvision CenterCrop: int(round((w - size) / 2)), Python rounding (ties to even)
     const int left = static_cast<int>(std::nearbyint((w - o.size) / 2.0)), top = static_cast<int>(std::nearbyint((h - o.size) / 2.0));

@@ -5,6 +5,7 @@
 //   eval:  resize shorter side to size * 256 / 224 (PIL bilinear) -> centre crop size -> normalise
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include <opencv2/core/mat.hpp>
 
@@ -17,6 +18,10 @@ struct TransformOptions {
     double flip = 0.5;
     double brightness = 0.2, contrast = 0.2, saturation = 0.2, hue = 0.05;
     double mean = 0.5, std = 0.5;  // per channel, as published
+    std::vector<double> channelMean, channelStd;  // when set (3 values): per-channel normalisation (ImageNet for study 2)
+    // Study 2 (Attention-IoU): eval resizes to (R, R) ignoring the aspect ratio, R = size * 256 / 224;
+    // train resizes to (size, size) before the RandomResizedCrop.
+    bool squareResize = false;
 };
 
 // Per-sample generator from (seed, epoch, index): independent of batch order and thread.
