@@ -12,5 +12,6 @@ void addStudyCommand(CLI::App& app);
 void addFigureCommand(CLI::App& app);
 void addTrainCommand(CLI::App& app);
 void addDemoCommand(CLI::App& app);
+void addAiouCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

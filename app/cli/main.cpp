@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     biasscope::cli::addFigureCommand(app);
     biasscope::cli::addTrainCommand(app);
     biasscope::cli::addDemoCommand(app);
+    biasscope::cli::addAiouCommand(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

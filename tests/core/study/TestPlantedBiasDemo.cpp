@@ -19,6 +19,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "TestRegistry.h"
+#include "attention/AttentionStudy.h"
 #include "data/PlantedBias.h"
 #include "io/CocoAnnotations.h"
 #include "preprocess/Feathering.h"
@@ -75,6 +76,7 @@ private slots:
     void analysesFindThePlantedBias() {
         QTemporaryDir tmp;
         std::map<int, study::DemoMeasures> m;
+        std::map<int, std::map<int, std::pair<double, double>>> gradcam;
         for (int b : {50, 95}) {
             study::DemoOptions o;
             o.outDir = (fs::path(tmp.path().toStdString()) / ("demo" + std::to_string(b))).string();
@@ -84,6 +86,18 @@ private slots:
             const auto& d = m[b];
             qInfo("bias %.2f: acc %.3f (feathered %.3f), conf %.3f -> %.3f, outside %.3f, concept %.3f, IoU bg %.3f obj %.3f", b / 100.0, d.accuracy,
                   d.accuracyMasked, d.confidence, d.confidenceMasked, d.outsideRelevance, d.conceptSimilarity, d.iouBackground, d.iouObject);
+            // study 2's pipeline (aiou score) on the same data in its Waterbirds layout: GradCAM mask scores
+            for (int layer : {-2, -3, -4}) {
+                attention::AttentionRunOptions ao;
+                ao.root = (fs::path(o.outDir) / "data").string();
+                ao.models = {(fs::path(o.outDir) / "models/class/best").string()};
+                ao.size = 64;
+                ao.vitLayer = layer;
+                ao.outDir = (fs::path(o.outDir) / ("aiou" + std::to_string(-layer))).string();
+                const auto r = attention::runAttentionScores(ao);
+                gradcam[b][layer] = {r.aggregate.mean[2][0], r.aggregate.mean[2][1]};
+                qInfo("bias %.2f: GradCAM block %d mask score (all) background %.3f bird %.3f", b / 100.0, layer, r.aggregate.mean[2][0], r.aggregate.mean[2][1]);
+            }
         }
         const auto &none = m[50], &strong = m[95];
         // no bias: the shape and texture are learnt; strong bias: the background is (train accuracy = aligned share)

@@ -1,0 +1,192 @@
+// `biasscope-cli aiou ...`: study 2 (Attention-IoU). Subcommands:
+//   score     GradCAM maps of every model on a data set's split, mask or heatmap scores, per-model
+//             tables and mean +- population std over models in the published CSV layout (resumable);
+//   evaluate  predictions (published evaluations-*.csv layout), accuracy, group accuracies, worst
+//             group and, for CelebA, MCC(pred A, pred Male);
+//   subsample the MCC-subsampling solver: counts for a target MCC, or the whole sweep plan;
+//   maps      GradCAM maps of some images of a split as safetensors (for figures and checks).
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "Commands.h"
+#include "attention/AttentionStudy.h"
+#include "attention/Subsampling.h"
+#include "common/Device.h"
+#include "data/AttentionData.h"
+#include "data/PlantedBias.h"
+#include "io/Safetensors.h"
+#include "model/CnnModel.h"
+
+namespace biasscope::cli {
+
+namespace {
+
+void addDataOptions(CLI::App* cmd, attention::AttentionRunOptions& o) {
+    cmd->add_option("--dataset", o.dataset, "waterbirds | celeba (CelebAMask-HQ layout)")->check(CLI::IsMember({"waterbirds", "celeba"}));
+    cmd->add_option("--root", o.root, "data folder (Waterbirds: metadata.csv; CelebAMask-HQ: CelebA-HQ-img/, CelebAMask-HQ-mask/, attribute file)")->required();
+    cmd->add_option("--model", o.models, "model weights: .safetensors / .pth state dicts of ResNet / EfficientNetV2, or ViT checkpoints; one per trained model")
+        ->required();
+    cmd->add_option("--attribute", o.attribute, "CelebA: the attribute A whose map is scored");
+    cmd->add_option("--confounder", o.confounder, "CelebA: the protected attribute (grouping, heatmap score)");
+    cmd->add_option("--split", o.split, "train | val | test (published: test; val for the MCC sweep)");
+    cmd->add_option("--size", o.size, "input size (published 224)");
+    cmd->add_option("--batch-size", o.batchSize, "images per forward pass");
+    cmd->add_option("--vit-layer", o.vitLayer, "ViT models: the block whose output tokens GradCAM explains (negative counts from the end)");
+    cmd->add_option("--out", o.outDir, "output folder")->required();
+}
+
+JobControl progressJob() {
+    JobControl job;
+    job.progress = [](double f, const std::string& s) { std::cerr << "\r[" << static_cast<int>(f * 100) << "%] " << s << "        " << std::flush; };
+    return job;
+}
+
+}  // namespace
+
+void addAiouCommand(CLI::App& app) {
+    CLI::App* aiou = app.add_subcommand("aiou", "Study 2: Attention-IoU of GradCAM maps with masks and with the protected attribute's map");
+    aiou->require_subcommand(1);
+
+    auto so = std::make_shared<attention::AttentionRunOptions>();
+    auto scoreKind = std::make_shared<std::string>("mask");
+    auto threads = std::make_shared<int>(0);
+    CLI::App* score = aiou->add_subcommand("score", "mask / heatmap scores over models: per-model tables, mean +- population std (published CSV layout)");
+    addDataOptions(score, *so);
+    score->add_option("--score", *scoreKind, "mask (map vs every mask column) | heatmap (map of A vs map of the confounder)")->check(CLI::IsMember({"mask", "heatmap"}));
+    score->add_flag("--positive-scores", so->positiveScores, "CelebA: explain z_t instead of |z_t| (published flag)");
+    score->add_option("--threads", *threads, "CPU threads (default: all)");
+    score->callback([so, scoreKind, threads]() {
+        configureCpuThreads(*threads);
+        so->score = *scoreKind == "mask" ? attention::ScoreKind::Mask : attention::ScoreKind::Heatmap;
+        const auto r = attention::runAttentionScores(*so, progressJob());
+        std::cerr << "\n";
+        for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
+        std::cout << r.images << " images x " << r.modelNames.size() << " models (" << r.resumedModels << " resumed)\n";
+        std::cout << "group";
+        for (const auto& c : r.columnNames) std::cout << "\t" << c;
+        std::cout << "\n";
+        for (std::size_t g = 0; g < r.rowNames.size(); ++g) {
+            std::cout << r.rowNames[g];
+            for (std::size_t c = 0; c < r.columnNames.size(); ++c) std::cout << "\t" << r.aggregate.mean[g][c] << " +- " << r.aggregate.std[g][c];
+            std::cout << "\n";
+        }
+        if (!r.uniformBaseline.empty()) {
+            std::cout << "uniform map (all)";
+            for (double v : r.uniformBaseline.back()) std::cout << "\t" << v;
+            std::cout << "\n";
+        }
+        std::cout << "wrote " << r.csvPath << "\n      " << r.sidecarPath << "\n";
+    });
+
+    auto eo = std::make_shared<attention::AttentionRunOptions>();
+    CLI::App* eval = aiou->add_subcommand("evaluate", "predictions and accuracy, group / worst-group accuracy, MCC(pred A, pred confounder)");
+    addDataOptions(eval, *eo);
+    eval->callback([eo]() {
+        configureCpuThreads(0);
+        const auto r = attention::runEvaluation(*eo, progressJob());
+        std::cerr << "\n";
+        for (std::size_t i = 0; i < r.metricNames.size(); ++i) std::cout << r.metricNames[i] << "\t" << r.mean[i] << " +- " << r.std[i] << "\n";
+        std::cout << "wrote " << r.jsonPath << "\n";
+    });
+
+    struct SubArgs {
+        std::vector<double> counts;
+        double target = 0, planFrom = 0, total = 0;
+        bool plan = false;
+    };
+    auto sa = std::make_shared<SubArgs>();
+    CLI::App* sub = aiou->add_subcommand("subsample", "MCC-subsampling: subgroup counts (A,M) = (0,0) (0,1) (1,0) (1,1) for a target MCC");
+    sub->add_option("--counts", sa->counts, "available training counts of the four (A, M) subgroups")->expected(4)->required();
+    sub->add_option("--target", sa->target, "target MCC (smooth walk from the current MCC, as published)");
+    sub->add_option("--total", sa->total, "fixed number of training images (0: free)");
+    sub->add_option("--plan", sa->planFrom, "print the sweep plan around this MCC (run_subgroups.py: +-0.2 in 0.01 steps, one set size)");
+    sub->callback([sa, sub]() {
+        attention::Counts c{sa->counts[0], sa->counts[1], sa->counts[2], sa->counts[3]};
+        nlohmann::json j;
+        j["available"] = sa->counts;
+        j["available_mcc"] = attention::mccFromCounts(c.data());
+        if (sub->count("--plan")) {
+            const auto p = attention::planSweep(sa->planFrom, c);
+            j["lo"] = p.lo;
+            j["hi"] = p.hi;
+            j["set_size"] = p.setSize;
+            nlohmann::json rows = nlohmann::json::array();
+            for (double m : p.targets) {
+                const auto x = attention::solveSubgroupsSmooth(m, c, p.setSize).counts;
+                rows.push_back({{"target", m}, {"counts", x}, {"mcc", attention::mccFromCounts(x.data())}});
+            }
+            j["sweep"] = rows;
+        } else {
+            std::optional<double> total;
+            if (sa->total > 0) total = sa->total;
+            const auto path = attention::solveSubgroupsSmooth(sa->target, c, total);
+            j["target"] = sa->target;
+            j["counts"] = path.counts;
+            j["mcc"] = attention::mccFromCounts(path.counts.data());
+            j["steps"] = path.mccs.size();
+        }
+        std::cout << j.dump(2) << "\n";
+    });
+
+    auto po = std::make_shared<data::PlantedBiasOptions>();
+    auto pout = std::make_shared<std::string>();
+    CLI::App* make = aiou->add_subcommand("make-data", "write the planted-bias benchmark (Waterbirds layout with exact masks) at a chosen bias");
+    make->add_option("--out", *pout, "output folder")->required();
+    make->add_option("--bias", po->bias, "P(place agrees with the class) in training: 0.5 none ... 1.0 full")->check(CLI::Range(0.0, 1.0));
+    make->add_option("--train-per-class", po->trainPerClass, "training images per class");
+    make->add_option("--val-per-class", po->valPerClass, "validation images per class");
+    make->add_option("--test-per-class", po->testPerClass, "test images per class");
+    make->add_option("--size", po->size, "image size in pixels");
+    make->add_option("--seed", po->seed, "seed");
+    make->callback([po, pout]() {
+        const auto s = data::writePlantedBiasDataset(*pout, *po);
+        std::cout << "wrote " << s.train << " train (" << s.trainAligned << " with the class's place), " << s.val << " val, " << s.test << " test images to " << *pout
+                  << "\n";
+    });
+
+    struct MapArgs {
+        attention::AttentionRunOptions o;
+        int count = 8;
+        std::string target = "predicted";
+        std::int64_t index = 0;
+    };
+    auto ma = std::make_shared<MapArgs>();
+    CLI::App* maps = aiou->add_subcommand("maps", "GradCAM maps (and masks) of the first N images of a split, as safetensors");
+    addDataOptions(maps, ma->o);
+    maps->add_option("--count", ma->count, "number of images");
+    maps->add_option("--target", ma->target, "abs | logit | predicted")->check(CLI::IsMember({"abs", "logit", "predicted"}));
+    maps->add_option("--index", ma->index, "output explained (abs / logit)");
+    maps->callback([ma]() {
+        configureCpuThreads(0);
+        auto& o = ma->o;
+        if (o.models.size() != 1) throw InputError("aiou maps: give exactly one --model");
+        const auto m = model::loadCnnModel(o.models.front());
+        std::vector<std::string> images, masks;
+        if (o.dataset == "waterbirds") {
+            const auto d = data::loadWaterbirds(o.root);
+            for (auto i : d.indices(data::Split::Test)) images.push_back(d.imagePath(i)), masks.push_back(d.maskPath(i));
+        } else {
+            const auto d = data::loadCelebAMaskHQ(o.root);
+            for (auto i : d.indices(data::Split::Test)) images.push_back(d.imagePath(i)), masks.push_back(d.maskPath(i));
+        }
+        images.resize(std::min<std::size_t>(images.size(), static_cast<std::size_t>(ma->count)));
+        std::vector<at::Tensor> xs, ms;
+        for (std::size_t i = 0; i < images.size(); ++i) {
+            xs.push_back(data::attentionEvalImage(images[i], o.size));
+            ms.push_back(o.dataset == "waterbirds" ? data::waterbirdsMasks(masks[i], o.size) : data::celebGroupMasks(masks[i], o.size));
+        }
+        const auto r = attention::gradCam(m, torch::stack(xs), attention::parseCamTarget(ma->target), ma->index);
+        for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
+        std::filesystem::create_directories(o.outDir);
+        const std::string out = (std::filesystem::path(o.outDir) / "maps.safetensors").string();
+        io::writeSafetensors(out, {{"maps", r.maps}, {"raw", r.raw}, {"logits", r.logits}, {"masks", torch::stack(ms)}, {"pixels", torch::stack(xs)}},
+                             {{"model", o.models.front()}, {"target", ma->target}, {"images", nlohmann::json(images).dump()}});
+        std::cout << "wrote " << out << " (" << images.size() << " maps)\n";
+    });
+}
+
+}  // namespace biasscope::cli

@@ -1,0 +1,373 @@
+#include "attention/AttentionStudy.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "attention/Scores.h"
+#include "common/Error.h"
+#include "data/AttentionData.h"
+#include "data/Transforms.h"
+#include "io/AtomicFile.h"
+#include "io/ImageIO.h"
+#include "model/CnnModel.h"
+#include "model/VitForward.h"
+#include "model/VitWeights.h"
+
+namespace biasscope::attention {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct MapModel {
+    std::string path, name, describe;
+    bool vit = false;
+    model::CnnModel cnn;
+    model::VitModel vitModel;
+    std::vector<double> mean, stdv;
+    std::vector<std::string> labels;
+    int vitLayer = -2;
+
+    at::Tensor logits(const at::Tensor& x) const {
+        at::NoGradGuard ng;
+        return vit ? model::headLogits(vitModel.heads.front(), model::vitFeatures(vitModel.backbone, x)) : model::cnnLogits(cnn, x);
+    }
+    CamResult maps(const at::Tensor& x, CamTarget t, std::int64_t index) const {
+        return vit ? vitGradCam(vitModel, "", x, vitLayer, t, index) : gradCam(cnn, x, t, index);
+    }
+};
+
+MapModel loadMapModel(const std::string& path, int vitLayer) {
+    MapModel m;
+    m.path = path;
+    m.vitLayer = vitLayer;
+    const fs::path p(path);
+    if (!fs::exists(p)) throw InputError(path + ": model not found");
+    const bool hfDir = fs::is_directory(p) || fs::exists(p.parent_path() / "config.json");
+    if (hfDir) {
+        m.vit = true;
+        m.vitModel = model::loadVitModel(path);
+        m.mean = m.vitModel.backbone.config.imageMean;
+        m.stdv = m.vitModel.backbone.config.imageStd;
+        m.labels = m.vitModel.heads.front().labels;
+        m.describe = "ViT " + std::to_string(m.vitModel.backbone.config.numLayers) + " blocks, GradCAM on block " + std::to_string(vitLayer) + "'s output tokens";
+    } else {
+        m.cnn = model::loadCnnModel(path);
+        m.mean = m.cnn.imageMean;
+        m.stdv = m.cnn.imageStd;
+        m.labels = m.cnn.labels;
+        m.describe = m.cnn.describe();
+    }
+    m.name = fs::is_directory(p) ? p.parent_path().filename().string() + "-" + p.filename().string() : p.stem().string();
+    return m;
+}
+
+struct Item {
+    std::string image, mask;
+    int group = 0;           // score grouping (celebGroup / waterbirdsGroup)
+    int label = 0, conf = 0;  // Waterbirds: y, place; CelebA: A, confounder
+};
+
+struct DataView {
+    std::vector<Item> items;
+    std::vector<std::string> rows, columns;
+    int groups = 0;
+    bool waterbirds = true;
+    std::string tag;  // file-name part: "waterbirds95" / "all_Eyeglasses_Male"
+};
+
+data::Split parseSplit(const std::string& s) {
+    if (s == "train") return data::Split::Train;
+    if (s == "val") return data::Split::Val;
+    if (s == "test") return data::Split::Test;
+    throw InputError("unknown split '" + s + "' (train | val | test)");
+}
+
+DataView loadView(const AttentionRunOptions& o) {
+    DataView v;
+    const auto split = parseSplit(o.split);
+    if (o.dataset == "waterbirds") {
+        const auto d = data::loadWaterbirds(o.root);
+        const auto idx = d.indices(split);
+        for (auto i : idx) v.items.push_back({d.imagePath(i), d.maskPath(i), d.y[i] == d.place[i] ? 0 : 1, d.y[i], d.place[i]});
+        v.rows = waterbirdsGroupNames();
+        v.columns = {"background", "bird"};
+        v.groups = 2;
+        std::smatch mm;
+        const std::string folder = fs::path(o.root).filename().string().empty() ? fs::path(o.root).parent_path().filename().string() : fs::path(o.root).filename().string();
+        v.tag = std::regex_search(folder, mm, std::regex("waterbird_complete(\\d+)")) ? "waterbirds" + mm[1].str() : "waterbirds";
+    } else if (o.dataset == "celeba") {
+        if (o.attribute.empty()) throw InputError("celeba: --attribute is required (the attribute whose map is scored)");
+        const auto d = data::loadCelebAMaskHQ(o.root);
+        const auto a = d.attributes.labels(o.attribute), m = d.attributes.labels(o.confounder);
+        for (auto i : d.indices(split)) v.items.push_back({d.imagePath(i), d.maskPath(i), (a[i] ? 0 : 2) + (m[i] ? 0 : 1), a[i], m[i]});
+        v.rows = celebGroupNames();
+        for (const auto& g : data::celebMaskGroups()) v.columns.push_back(g.name);
+        if (o.score == ScoreKind::Heatmap) v.columns = {o.attribute + " vs " + o.confounder};
+        v.groups = 4;
+        v.waterbirds = false;
+        v.tag = "all_" + o.attribute + "_" + o.confounder;
+    } else {
+        throw InputError("unknown dataset '" + o.dataset + "' (waterbirds | celeba)");
+    }
+    if (v.items.empty()) throw InputError(o.root + ": the " + o.split + " split is empty");
+    return v;
+}
+
+std::int64_t outputIndex(const MapModel& m, const std::string& attribute) {
+    for (std::size_t i = 0; i < m.labels.size(); ++i)
+        if (m.labels[i] == attribute) return static_cast<std::int64_t>(i);
+    const auto& names = data::celebAttributeNames();
+    if (m.labels.size() == names.size())
+        for (std::size_t i = 0; i < names.size(); ++i)
+            if (names[i] == attribute) return static_cast<std::int64_t>(i);
+    throw InputError(m.path + ": no output for attribute '" + attribute + "' (labels are not named and the model does not have the 40 CelebA outputs)");
+}
+
+at::Tensor loadBatch(const MapModel& m, const std::vector<Item>& items, std::size_t begin, std::size_t end, int size) {
+    data::TransformOptions t;
+    t.size = size;
+    t.squareResize = true;
+    t.channelMean = m.mean;
+    t.channelStd = m.stdv;
+    at::Tensor x = torch::empty({static_cast<std::int64_t>(end - begin), 3, size, size});
+    for (std::size_t i = begin; i < end; ++i) data::evalTransform(io::loadRgbImage(items[i].image), t, x[static_cast<std::int64_t>(i - begin)].data_ptr<float>());
+    return x;
+}
+
+at::Tensor loadMasks(const DataView& v, const Item& it, int size) {
+    return v.waterbirds ? data::waterbirdsMasks(it.mask, size) : data::celebGroupMasks(it.mask, size);
+}
+
+std::string csvRow(const std::vector<double>& xs) {
+    std::ostringstream s;
+    s.precision(9);
+    for (std::size_t i = 0; i < xs.size(); ++i) s << (i ? "," : "") << xs[i];
+    return s.str();
+}
+
+// per-image scores of one model, from an earlier run (resume) if it matches
+bool readPerImage(const std::string& path, const DataView& v, Matrix& out) {
+    std::ifstream in(path);
+    if (!in) return false;
+    std::string line;
+    std::getline(in, line);
+    Matrix m;
+    std::size_t i = 0;
+    while (std::getline(in, line)) {
+        std::stringstream ss(line);
+        std::string image, cell;
+        std::getline(ss, image, ',');
+        if (i >= v.items.size() || image != fs::path(v.items[i].image).filename().string()) return false;
+        std::getline(ss, cell, ',');  // group
+        std::vector<double> row;
+        while (std::getline(ss, cell, ',')) row.push_back(cell == "nan" ? kNaN : std::stod(cell));
+        if (row.size() != v.columns.size()) return false;
+        m.push_back(row);
+        ++i;
+    }
+    if (m.size() != v.items.size()) return false;
+    out = std::move(m);
+    return true;
+}
+
+}  // namespace
+
+AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobControl& job) {
+    if (o.models.empty()) throw InputError("no models given");
+    if (o.outDir.empty()) throw InputError("no output folder given");
+    const DataView v = loadView(o);
+    fs::create_directories(fs::path(o.outDir) / "models");
+    AttentionRunResult r;
+    r.rowNames = v.rows;
+    r.columnNames = v.columns;
+    r.images = v.items.size();
+    std::vector<int> groups;
+    for (const auto& it : v.items) groups.push_back(it.group);
+    const std::size_t total = o.models.size() * v.items.size();
+    // the uniform-attention baseline, done right (published bug 1): the uniform map against every mask
+    if (o.score == ScoreKind::Mask) {
+        Matrix u;
+        for (const auto& it : v.items) {
+            const at::Tensor masks = loadMasks(v, it, o.size).contiguous();
+            const at::Tensor ones = torch::ones({o.size, o.size});
+            std::vector<double> row;
+            for (std::int64_t c = 0; c < masks.size(0); ++c)
+                row.push_back(attentionIoU(ones.data_ptr<float>(), masks[c].contiguous().data_ptr<float>(), static_cast<std::size_t>(o.size) * o.size));
+            u.push_back(row);
+        }
+        r.uniformBaseline = groupMeans(u, groups, v.groups, true);
+    }
+    std::set<std::string> names;
+    for (std::size_t k = 0; k < o.models.size(); ++k) {
+        MapModel m = loadMapModel(o.models[k], o.vitLayer);
+        std::string name = m.name;
+        for (int d = 2; names.count(name); ++d) name = m.name + "-" + std::to_string(d);
+        names.insert(name);
+        r.modelNames.push_back(name);
+        const std::string perImagePath = (fs::path(o.outDir) / "models" / (name + ".csv")).string();
+        Matrix perImage;
+        if (readPerImage(perImagePath, v, perImage)) {
+            ++r.resumedModels;
+        } else {
+            const CamTarget target = v.waterbirds ? CamTarget::PredictedClass : (o.positiveScores ? CamTarget::Logit : CamTarget::AbsLogit);
+            const std::int64_t ia = v.waterbirds ? 0 : outputIndex(m, o.attribute);
+            const std::int64_t im = (!v.waterbirds && o.score == ScoreKind::Heatmap) ? outputIndex(m, o.confounder) : -1;
+            for (std::size_t b = 0; b < v.items.size(); b += static_cast<std::size_t>(o.batchSize)) {
+                job.checkCancelled();
+                const std::size_t e = std::min(v.items.size(), b + static_cast<std::size_t>(o.batchSize));
+                const at::Tensor x = loadBatch(m, v.items, b, e, o.size);
+                const CamResult ca = m.maps(x, target, ia);
+                for (const auto& w : ca.warnings) r.warnings.push_back(name + ": " + fs::path(v.items[b + std::stoul(w.substr(6))].image).filename().string() + w.substr(w.find(':')));
+                CamResult cm;
+                if (im >= 0) cm = m.maps(x, target, im);
+                for (std::size_t i = b; i < e; ++i) {
+                    const auto bi = static_cast<std::int64_t>(i - b);
+                    const at::Tensor p = ca.maps[bi].contiguous();
+                    const std::size_t n = static_cast<std::size_t>(p.numel());
+                    std::vector<double> row;
+                    if (o.score == ScoreKind::Heatmap) {
+                        const at::Tensor q = cm.maps[bi].contiguous();
+                        row.push_back(attentionIoU(p.data_ptr<float>(), q.data_ptr<float>(), n));
+                    } else {
+                        const at::Tensor masks = loadMasks(v, v.items[i], o.size).contiguous();
+                        for (std::int64_t c = 0; c < masks.size(0); ++c) row.push_back(attentionIoU(p.data_ptr<float>(), masks[c].contiguous().data_ptr<float>(), n));
+                    }
+                    perImage.push_back(row);
+                }
+                job.report(static_cast<double>(k * v.items.size() + e) / static_cast<double>(total), name + ": " + std::to_string(e) + " / " + std::to_string(v.items.size()) + " images");
+            }
+            std::string csv = "image,group";
+            for (const auto& c : v.columns) csv += "," + c;
+            csv += "\n";
+            for (std::size_t i = 0; i < perImage.size(); ++i)
+                csv += fs::path(v.items[i].image).filename().string() + "," + v.rows[static_cast<std::size_t>(v.items[i].group)] + "," + csvRow(perImage[i]) + "\n";
+            io::writeFileAtomically(perImagePath, csv);  // the resume point: a model is done or absent
+        }
+        r.perModel.push_back(groupMeans(perImage, groups, v.groups, o.score == ScoreKind::Mask));
+    }
+    r.aggregate = aggregateModels(r.perModel);
+    const std::string stem = std::string(o.score == ScoreKind::Mask ? "Masks-" : "Heatmap-") + v.tag + "_GradCAM_element_wise_normalized_averaged_scores";
+    r.csvPath = (fs::path(o.outDir) / (stem + ".csv")).string();
+    r.sidecarPath = (fs::path(o.outDir) / (stem + ".json")).string();
+    io::writeFileAtomically(r.csvPath, v.waterbirds ? waterbirdsCsv(r.aggregate) : celebCsv(r.aggregate));
+    nlohmann::json j;
+    j["score"] = o.score == ScoreKind::Mask ? "mask" : "heatmap";
+    j["map"] = "GradCAM";
+    j["dataset"] = o.dataset;
+    j["root"] = o.root;
+    j["split"] = o.split;
+    j["attribute"] = o.attribute;
+    j["confounder"] = o.confounder;
+    j["size"] = o.size;
+    j["target"] = v.waterbirds ? "predicted class" : (o.positiveScores ? "z_t" : "|z_t|");
+    j["rows"] = v.rows;
+    j["columns"] = v.columns;
+    j["layout"] = v.waterbirds ? "published Waterbirds layout: one row per column (background, bird); mean same, different, all, then std"
+                               : "published CelebA layout: mean rows TT, TF, FT, FF, all, then std rows; one column per score column";
+    j["models"] = r.modelNames;
+    j["model_paths"] = o.models;
+    j["images"] = r.images;
+    j["mean"] = r.aggregate.mean;
+    j["std_population"] = r.aggregate.std;
+    j["per_model"] = r.perModel;
+    if (!r.uniformBaseline.empty()) j["uniform_baseline"] = r.uniformBaseline;
+    j["nan_rule"] = o.score == ScoreKind::Mask ? "mask score: an empty mask or all-zero map scores 0 and counts in the mean (published)"
+                                               : "heatmap score: NaN skipped (published)";
+    j["deviations"] = nlohmann::json::array(
+        {"uniform_baseline is the uniform map scored against every image's masks (the published 'Uniform Attention' row is one model's GradCAM scores, bug 1)",
+         "a batch of one image and the group statistics of empty groups are handled (published: squeeze error / RuntimeWarning)"});
+    j["warnings"] = r.warnings;
+    io::writeFileAtomically(r.sidecarPath, j.dump(2));
+    return r;
+}
+
+EvaluationResult runEvaluation(const AttentionRunOptions& o, const JobControl& job) {
+    if (o.models.empty()) throw InputError("no models given");
+    const DataView v = loadView(o);
+    fs::create_directories(o.outDir);
+    EvaluationResult r;
+    std::vector<std::vector<double>> groupAcc;
+    std::vector<std::size_t> groupSizes(4, 0);
+    for (const auto& it : v.items) groupSizes[static_cast<std::size_t>(v.waterbirds ? 2 * it.label + it.conf : it.group)] += 1;
+    nlohmann::json models = nlohmann::json::array();
+    for (std::size_t k = 0; k < o.models.size(); ++k) {
+        const MapModel m = loadMapModel(o.models[k], o.vitLayer);
+        std::vector<int> predA, predM, truth, gidx;
+        std::string csv;
+        const std::int64_t ia = v.waterbirds ? 0 : outputIndex(m, o.attribute), im = v.waterbirds ? 0 : outputIndex(m, o.confounder);
+        for (std::size_t b = 0; b < v.items.size(); b += static_cast<std::size_t>(o.batchSize)) {
+            job.checkCancelled();
+            const std::size_t e = std::min(v.items.size(), b + static_cast<std::size_t>(o.batchSize));
+            const at::Tensor z = m.logits(loadBatch(m, v.items, b, e, o.size));
+            if (!torch::isfinite(z).all().item<bool>()) throw InputError(m.path + ": non-finite logits on the evaluation images");
+            for (std::int64_t i = 0; i < z.size(0); ++i) {
+                const Item& it = v.items[b + static_cast<std::size_t>(i)];
+                if (v.waterbirds) {
+                    const int p = static_cast<int>(z[i].argmax().item<std::int64_t>());
+                    predA.push_back(p);
+                    csv += std::to_string(p) + "\n";
+                    gidx.push_back(2 * it.label + it.conf);
+                } else {
+                    // round(sigmoid(z)) with round-half-to-even: p = 0.5 gives 0, i.e. predicted 1 iff z > 0
+                    std::string line;
+                    for (std::int64_t c = 0; c < z.size(1); ++c) line += (c ? "," : "") + std::to_string(z[i][c].item<float>() > 0 ? 1 : 0);
+                    csv += line + "\n";
+                    predA.push_back(z[i][ia].item<float>() > 0);
+                    predM.push_back(z[i][im].item<float>() > 0);
+                    gidx.push_back(it.group);
+                }
+                truth.push_back(it.label);
+            }
+            job.report(static_cast<double>(k * v.items.size() + e) / static_cast<double>(o.models.size() * v.items.size()), m.name);
+        }
+        io::writeFileAtomically((fs::path(o.outDir) / ("evaluations-" + m.name + ".csv")).string(), csv);
+        std::vector<double> row;
+        double acc = 0;
+        for (std::size_t i = 0; i < truth.size(); ++i) acc += predA[i] == truth[i];
+        row.push_back(acc / static_cast<double>(truth.size()));
+        if (!v.waterbirds) row.push_back(mcc(predA, predM));
+        const auto ga = groupAccuracies(predA, truth, gidx, 4);
+        row.insert(row.end(), ga.begin(), ga.end());
+        groupAcc.push_back(ga);
+        r.perModel.push_back(row);
+        models.push_back(m.name);
+    }
+    r.metricNames = {"accuracy"};
+    if (!v.waterbirds) r.metricNames.push_back("mcc_pred_" + o.attribute + "_" + o.confounder);
+    const std::vector<std::string> gn = v.waterbirds ? std::vector<std::string>{"landbird_land", "landbird_water", "waterbird_land", "waterbird_water"}
+                                                     : std::vector<std::string>{"TT", "TF", "FT", "FF"};
+    for (const auto& g : gn) r.metricNames.push_back("accuracy_" + g);
+    const auto agg = aggregateModels([&] {
+        std::vector<Matrix> ms;
+        for (const auto& pm : r.perModel) ms.push_back(Matrix{pm});
+        return ms;
+    }());
+    r.mean = agg.mean.front();
+    r.std = agg.std.front();
+    const WorstGroup wg = worstGroup(groupAcc, groupSizes);
+    r.jsonPath = (fs::path(o.outDir) / "evaluation.json").string();
+    nlohmann::json j;
+    j["dataset"] = o.dataset;
+    j["split"] = o.split;
+    j["models"] = models;
+    j["metrics"] = r.metricNames;
+    j["per_model"] = r.perModel;
+    j["mean"] = r.mean;
+    j["std_population"] = r.std;
+    j["group_sizes"] = groupSizes;
+    j["worst_group"] = {{"group", wg.group >= 0 ? gn[static_cast<std::size_t>(wg.group)] : ""}, {"mean", wg.mean}, {"std", wg.std}, {"min_fraction", 0.01}};
+    io::writeFileAtomically(r.jsonPath, j.dump(2));
+    return r;
+}
+
+}  // namespace biasscope::attention

@@ -1,0 +1,59 @@
+#pragma once
+// The Attention-IoU pipeline of study 2 (reference-attention-iou.md sections 3-5, 7) on a data set:
+// for every model, GradCAM maps on the evaluation split, per-image scores against the masks (mask
+// score) or against the confounder's map (heatmap score), per-group means; then mean +- population
+// std over models, written in the published CSV layout with a JSON sidecar. Per-model results are
+// kept in <out>/models/<name>.csv, so an interrupted run resumes with the models not yet done.
+#include <string>
+#include <vector>
+
+#include "attention/Aggregation.h"
+#include "attention/GradCam.h"
+#include "common/JobControl.h"
+
+namespace biasscope::attention {
+
+enum class ScoreKind { Mask, Heatmap };
+
+struct AttentionRunOptions {
+    std::string dataset = "waterbirds";  // waterbirds | celeba
+    std::string root;                    // data folder
+    std::vector<std::string> models;     // CNN weights (.safetensors / .pth) or ViT checkpoints (HF dir)
+    ScoreKind score = ScoreKind::Mask;
+    std::string attribute;               // CelebA: the map's attribute A
+    std::string confounder = "Male";     // CelebA: grouping and the heatmap score's second map
+    std::string split = "test";          // train | val | test
+    int size = 224;                      // input size (resize to size * 256 / 224, centre crop)
+    int batchSize = 16;
+    int vitLayer = -2;                   // ViT block whose output tokens are explained (the last block's patch tokens never reach the head)
+    bool positiveScores = false;         // CelebA: z_t instead of |z_t|
+    std::string outDir;
+};
+
+struct AttentionRunResult {
+    ModelAggregate aggregate;
+    std::vector<std::string> rowNames, columnNames;
+    std::vector<Matrix> perModel;  // per-model group tables
+    std::vector<std::string> modelNames;
+    Matrix uniformBaseline;        // mean over images of the uniform map's score per group and column (mask score)
+    std::string csvPath, sidecarPath;
+    std::vector<std::string> warnings;  // all-zero / constant maps, per model and image
+    int resumedModels = 0;
+    std::size_t images = 0;
+};
+
+AttentionRunResult runAttentionScores(const AttentionRunOptions& options, const JobControl& job = {});
+
+// Predictions on the evaluation split and the published evaluations (Waterbirds: accuracy per group
+// y*2+place and worst group; CelebA: accuracy of A, MCC(pred A, pred confounder), group accuracies,
+// worst group), mean +- population std over models. Writes evaluations-<model>.csv (one predicted
+// class / 0-1 row per image, published layout) and evaluation.json.
+struct EvaluationResult {
+    std::vector<std::string> metricNames;
+    std::vector<std::vector<double>> perModel;  // [model][metric]
+    std::vector<double> mean, std;
+    std::string jsonPath;
+};
+EvaluationResult runEvaluation(const AttentionRunOptions& options, const JobControl& job = {});
+
+}  // namespace biasscope::attention
