@@ -19,9 +19,8 @@ min-max again; then the repo's A - min, A / (1e-7 + max), clamp(0, 1).
 Targets: |z_t| (BinaryClassClassifierOutputTarget), z_t (--positive_scores), logit of argmax (Waterbirds).
 Run: /usr/bin/python3 tests/golden/make_gradcam_golden.py (CI does not need it).
 """
-import json
 import os
-import struct
+import sys
 
 import cv2
 import numpy as np
@@ -31,26 +30,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "data", "gradcam")
-
-
-def write_safetensors(path, tensors, metadata=None):
-    header, blobs, offset = {}, [], 0
-    names = {torch.float32: "F32", torch.int64: "I64"}
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        b = t.numpy().tobytes()
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, HERE)
+from make_golden import write_safetensors  # noqa: E402  (one safetensors writer for both golden scripts)
 
 
 # ---- torchvision-layout ResNet ----
