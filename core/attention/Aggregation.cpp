@@ -13,6 +13,26 @@ namespace biasscope::attention {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// nanmean and population std (ddof 0) of the finite values; count 0 gives NaN, NaN
+struct MeanStd {
+    double mean = kNaN, std = kNaN;
+    int n = 0;
+};
+template <typename Get>
+MeanStd nanMeanStd(std::size_t count, Get value) {
+    MeanStd r;
+    double s = 0;
+    for (std::size_t k = 0; k < count; ++k)
+        if (!std::isnan(value(k))) s += value(k), ++r.n;
+    if (r.n == 0) return r;
+    r.mean = s / r.n;
+    double ss = 0;
+    for (std::size_t k = 0; k < count; ++k)
+        if (!std::isnan(value(k))) ss += (value(k) - r.mean) * (value(k) - r.mean);
+    r.std = std::sqrt(ss / r.n);
+    return r;
+}
+
 std::string fmt(double v) {
     if (std::isnan(v)) return "nan";
     char buf[64];
@@ -80,18 +100,10 @@ ModelAggregate aggregateModels(const std::vector<Matrix>& perModel) {
         if (m.size() != R || (R && m.front().size() != C)) throw InputError("aggregateModels: models have tables of different shapes");
     for (std::size_t r = 0; r < R; ++r)
         for (std::size_t c = 0; c < C; ++c) {
-            double s = 0;
-            int n = 0;
-            for (const auto& m : perModel)
-                if (!std::isnan(m[r][c])) s += m[r][c], ++n;
-            if (n == 0) continue;
-            const double mean = s / n;
-            double ss = 0;
-            for (const auto& m : perModel)
-                if (!std::isnan(m[r][c])) ss += (m[r][c] - mean) * (m[r][c] - mean);
-            a.mean[r][c] = mean;
-            a.std[r][c] = std::sqrt(ss / n);
-            a.models[r][c] = n;
+            const MeanStd v = nanMeanStd(perModel.size(), [&](std::size_t k) { return perModel[k][r][c]; });
+            a.mean[r][c] = v.mean;
+            a.std[r][c] = v.std;
+            a.models[r][c] = v.n;
         }
     return a;
 }
@@ -191,18 +203,10 @@ WorstGroup worstGroup(const std::vector<std::vector<double>>& perModel, const st
     double best = std::numeric_limits<double>::infinity();
     for (std::size_t g = 0; g < sizes.size(); ++g) {
         if (static_cast<double>(sizes[g]) < minFraction * total) continue;
-        double s = 0;
-        int n = 0;
-        for (const auto& m : perModel)
-            if (!std::isnan(m[g])) s += m[g], ++n;
-        if (n == 0) continue;
-        const double mean = s / n;
-        if (mean < best) {
-            double ss = 0;
-            for (const auto& m : perModel)
-                if (!std::isnan(m[g])) ss += (m[g] - mean) * (m[g] - mean);
-            best = mean;
-            w = {static_cast<int>(g), mean, std::sqrt(ss / n)};
+        const MeanStd v = nanMeanStd(perModel.size(), [&](std::size_t k) { return perModel[k][g]; });
+        if (v.n > 0 && v.mean < best) {
+            best = v.mean;
+            w = {static_cast<int>(g), v.mean, v.std};
         }
     }
     return w;

@@ -13,9 +13,7 @@
 #include "attention/Scores.h"
 #include "common/Error.h"
 #include "data/AttentionData.h"
-#include "data/Transforms.h"
 #include "io/AtomicFile.h"
-#include "io/ImageIO.h"
 #include "model/CnnModel.h"
 #include "model/VitForward.h"
 #include "model/VitWeights.h"
@@ -134,14 +132,9 @@ std::int64_t outputIndex(const MapModel& m, const std::string& attribute) {
 }
 
 at::Tensor loadBatch(const MapModel& m, const std::vector<Item>& items, std::size_t begin, std::size_t end, int size) {
-    data::TransformOptions t;
-    t.size = size;
-    t.squareResize = true;
-    t.channelMean = m.mean;
-    t.channelStd = m.stdv;
-    at::Tensor x = torch::empty({static_cast<std::int64_t>(end - begin), 3, size, size});
-    for (std::size_t i = begin; i < end; ++i) data::evalTransform(io::loadRgbImage(items[i].image), t, x[static_cast<std::int64_t>(i - begin)].data_ptr<float>());
-    return x;
+    std::vector<at::Tensor> xs;
+    for (std::size_t i = begin; i < end; ++i) xs.push_back(data::attentionEvalImage(items[i].image, size, m.mean, m.stdv));
+    return torch::stack(xs);
 }
 
 at::Tensor loadMasks(const DataView& v, const Item& it, int size) {

@@ -274,12 +274,12 @@ at::Tensor waterbirdsMasks(const std::string& maskPath, int size) {
     return torch::stack({1 - bird, bird});
 }
 
-at::Tensor attentionEvalImage(const std::string& imagePath, int size) {
+at::Tensor attentionEvalImage(const std::string& imagePath, int size, const std::vector<double>& mean, const std::vector<double>& stdv) {
     TransformOptions o;
     o.size = size;
     o.squareResize = true;
-    o.channelMean = {0.485, 0.456, 0.406};
-    o.channelStd = {0.229, 0.224, 0.225};
+    o.channelMean = mean;
+    o.channelStd = stdv;
     at::Tensor out = torch::empty({3, size, size});
     evalTransform(io::loadRgbImage(imagePath), o, out.data_ptr<float>());
     return out;

@@ -71,7 +71,9 @@ Waterbirds loadWaterbirds(const std::string& root);
 // grayscale mask -> [2, size, size] continuous {background = 1 - m, bird = m}.
 at::Tensor celebGroupMasks(const std::string& labelMapPath, int size);
 at::Tensor waterbirdsMasks(const std::string& maskPath, int size);
-// The same crop of an image as data::evalTransform with squareResize: [3, size, size] ImageNet-normalised.
-at::Tensor attentionEvalImage(const std::string& imagePath, int size);
+// Study-2 evaluation preprocessing of an image (data::evalTransform with squareResize):
+// [3, size, size], normalised per channel (ImageNet by default; a ViT passes its own).
+at::Tensor attentionEvalImage(const std::string& imagePath, int size, const std::vector<double>& mean = {0.485, 0.456, 0.406},
+                              const std::vector<double>& std = {0.229, 0.224, 0.225});
 
 }  // namespace biasscope::data
