@@ -180,7 +180,7 @@ void addAiouCommand(CLI::App& app) {
             ms.push_back(o.dataset == "waterbirds" ? data::waterbirdsMasks(masks[i], o.size) : data::celebGroupMasks(masks[i], o.size));
         }
         const auto r = attention::gradCam(m, torch::stack(xs), attention::parseCamTarget(ma->target), ma->index);
-        for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
+        for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << images[static_cast<std::size_t>(w.image)] << ": " << w.message << "\n";
         std::filesystem::create_directories(o.outDir);
         const std::string out = (std::filesystem::path(o.outDir) / "maps.safetensors").string();
         io::writeSafetensors(out, {{"maps", r.maps}, {"raw", r.raw}, {"logits", r.logits}, {"masks", torch::stack(ms)}, {"pixels", torch::stack(xs)}},

@@ -220,7 +220,8 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
                 const std::size_t e = std::min(v.items.size(), b + static_cast<std::size_t>(o.batchSize));
                 const at::Tensor x = loadBatch(m, v.items, b, e, o.size);
                 const CamResult ca = m.maps(x, target, ia);
-                for (const auto& w : ca.warnings) r.warnings.push_back(name + ": " + fs::path(v.items[b + std::stoul(w.substr(6))].image).filename().string() + w.substr(w.find(':')));
+                for (const auto& w : ca.warnings)
+                    r.warnings.push_back(name + ": " + fs::path(v.items[b + static_cast<std::size_t>(w.image)].image).filename().string() + ": " + w.message);
                 CamResult cm;
                 if (im >= 0) cm = m.maps(x, target, im);
                 for (std::size_t i = b; i < e; ++i) {

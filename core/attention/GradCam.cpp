@@ -57,9 +57,9 @@ CamResult finish(const at::Tensor& act, const at::Tensor& grad, at::Tensor logit
         const at::Tensor m = r.raw[b];
         const float hi = m.max().item<float>(), lo = m.min().item<float>();
         if (hi <= 0)
-            r.warnings.push_back("image " + std::to_string(b) + ": all-zero GradCAM map (no positive evidence for the explained output at this layer)");
+            r.warnings.push_back({b, "all-zero GradCAM map (no positive evidence for the explained output at this layer)"});
         else if (hi - lo <= 1e-6f * hi)
-            r.warnings.push_back("image " + std::to_string(b) + ": constant GradCAM map (it carries no location; scores against it are meaningless)");
+            r.warnings.push_back({b, "constant GradCAM map (it carries no location; scores against it are meaningless)"});
     }
     return r;
 }
@@ -155,17 +155,15 @@ CamResult vitGradCam(const model::VitModel& m, const std::string& headName, cons
         tokens = model::vitBlocks(bb, model::vitEmbed(bb, pixels), 0, static_cast<std::size_t>(layer) + 1);
     }
     const TokenGrid grid = inferTokenGrid(tokens.size(1), pixels.size(2), pixels.size(3), bb.config.patchSize);
-    at::AutoGradMode enable(true);
-    const at::Tensor f = tokens.detach().requires_grad_(true);
-    const at::Tensor logits = model::headLogits(head, model::vitPool(bb, model::vitBlocks(bb, f, static_cast<std::size_t>(layer) + 1, bb.blocks.size())));
-    std::vector<std::int64_t> explained;
-    const at::Tensor y = scalar(logits, target, index, explained);
-    at::Tensor g = torch::autograd::grad({y.sum()}, {f}, {}, false, false, true)[0];
-    if (!g.defined()) g = torch::zeros_like(f);
-    auto toGrid = [&](const at::Tensor& t) {  // [B, T, D] -> [B, D, rows, cols]
-        return t.narrow(1, grid.prefix, grid.rows * grid.cols).reshape({t.size(0), grid.rows, grid.cols, t.size(2)}).permute({0, 3, 1, 2});
+    // the patch tokens on their grid are GradCAM's layer; the prefix tokens (CLS, ...) rejoin them above it
+    const std::int64_t B = tokens.size(0), D = tokens.size(2);
+    const at::Tensor prefix = tokens.narrow(1, 0, grid.prefix);
+    const at::Tensor onGrid = tokens.narrow(1, grid.prefix, grid.rows * grid.cols).reshape({B, grid.rows, grid.cols, D}).permute({0, 3, 1, 2});
+    const auto above = [&](const at::Tensor& f) {  // [B, D, rows, cols] -> logits
+        const at::Tensor t = torch::cat({prefix, f.permute({0, 2, 3, 1}).reshape({B, grid.rows * grid.cols, D})}, 1);
+        return model::headLogits(head, model::vitPool(bb, model::vitBlocks(bb, t, static_cast<std::size_t>(layer) + 1, bb.blocks.size())));
     };
-    return finish(toGrid(f.detach()), toGrid(g), logits, std::move(explained), pixels.size(2), pixels.size(3));
+    return gradCamFromFeatures(onGrid, above, target, index, pixels.size(2), pixels.size(3));
 }
 
 }  // namespace biasscope::attention

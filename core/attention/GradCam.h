@@ -25,12 +25,17 @@ enum class CamTarget {
 CamTarget parseCamTarget(const std::string& s);  // abs | logit | predicted
 const char* toString(CamTarget t);
 
+struct CamWarning {
+    std::int64_t image = 0;  // row in the batch
+    std::string message;     // "all-zero GradCAM map (...)"
+};
+
 struct CamResult {
     at::Tensor maps;    // [B, H, W] float32 in [0, 1]
     at::Tensor logits;  // [B, classes]
     at::Tensor raw;     // [B, h, w] ReLU(sum_c alpha_c F_c) at layer resolution, before scaling
     std::vector<std::int64_t> explained;  // class explained per image
-    std::vector<std::string> warnings;    // "image 3: all-zero map (...)"
+    std::vector<CamWarning> warnings;     // all-zero or constant maps
 };
 
 // pytorch-grad-cam scaling + repo post-processing of raw [B, h, w] maps to [B, H, W]:

@@ -230,7 +230,8 @@ private slots:
         // the last block's patch tokens never reach the CLS-token head: an all-zero map, with a warning
         const auto last = attention::vitGradCam(vit, "", x, -1, attention::CamTarget::AbsLogit, 1);
         QCOMPARE(last.warnings.size(), std::size_t{2});
-        QVERIFY(last.warnings[0].find("all-zero") != std::string::npos);
+        QVERIFY(last.warnings[0].message.find("all-zero") != std::string::npos);
+        QCOMPARE(last.warnings[1].image, std::int64_t{1});
         QCOMPARE(last.maps.abs().sum().item<float>(), 0.f);
         QVERIFY_EXCEPTION_THROWN(attention::vitGradCam(vit, "", x, 5, attention::CamTarget::AbsLogit, 1), InputError);
         QVERIFY_EXCEPTION_THROWN(attention::vitGradCam(vit, "", x, 0, attention::CamTarget::AbsLogit, 7), InputError);
