@@ -1,4 +1,6 @@
 // `biasscope-cli aiou ...`: study 2 (Attention-IoU). Subcommands:
+//   train     train the study's CNNs: CelebA multi-label BCE (all 40 attributes; one-sided;
+//             MCC-subsampled) or Waterbirds class-weighted cross-entropy, K models (resumable);
 //   score     GradCAM maps of every model on a data set's split, mask or heatmap scores, per-model
 //             tables and mean +- population std over models in the published CSV layout (resumable);
 //   evaluate  predictions (published evaluations-*.csv layout), accuracy, group accuracies, worst
@@ -6,6 +8,7 @@
 //   subsample the MCC-subsampling solver: counts for a target MCC, or the whole sweep plan;
 //   maps      GradCAM maps of some images of a split as safetensors (for figures and checks).
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 
@@ -14,6 +17,7 @@
 
 #include "Commands.h"
 #include "attention/AttentionStudy.h"
+#include "attention/AttentionTraining.h"
 #include "attention/Subsampling.h"
 #include "common/Device.h"
 #include "data/AttentionData.h"
@@ -50,6 +54,64 @@ JobControl progressJob() {
 void addAiouCommand(CLI::App& app) {
     CLI::App* aiou = app.add_subcommand("aiou", "Study 2: Attention-IoU of GradCAM maps with masks and with the protected attribute's map");
     aiou->require_subcommand(1);
+
+    struct TrainArgs {
+        attention::AttentionTrainOptions o;
+        std::string device = "auto";
+        int threads = 0;
+        bool publishedFlip = false;
+        double subgroupMcc = 0;
+    };
+    auto ta = std::make_shared<TrainArgs>();
+    CLI::App* tr = aiou->add_subcommand("train", "train the study's CNNs (Adam 1e-3, weight decay 1e-4, 10 epochs, last model kept), K models, resumable");
+    tr->add_option("--dataset", ta->o.dataset, "waterbirds (class-weighted cross-entropy) | celeba (40-attribute BCE with pos_weight)")
+        ->check(CLI::IsMember({"waterbirds", "celeba"}));
+    tr->add_option("--root", ta->o.root, "data folder (as for score)")->required();
+    tr->add_option("--arch", ta->o.arch, "resnet18 | resnet50 | resnet50_extended | efficientnet_v2_s (with --init: resnet50_extended adds the extended head)");
+    tr->add_option("--init", ta->o.init, "starting weights, e.g. torchvision ImageNet weights (.pth / .safetensors); the classifier is replaced");
+    tr->add_option("--train-multiple", ta->o.trainMultiple, "number of models (published: 20 CelebA, 20 per Waterbirds bias)");
+    tr->add_option("--first-index", ta->o.firstIndex, "index of the first model (seed = --seed + index)");
+    tr->add_option("--epochs", ta->o.train.epochs, "epochs (published 10)");
+    tr->add_option("--batch-size", ta->o.train.batchSize, "batch size (published 64; the CelebA README uses 32)");
+    tr->add_option("--lr", ta->o.train.lr, "Adam learning rate");
+    tr->add_option("--weight-decay", ta->o.train.weightDecay, "Adam weight decay (L2)");
+    tr->add_option("--size", ta->o.train.transform.size, "input size");
+    tr->add_option("--seed", ta->o.train.seed, "base seed (head init, order, augmentation, dropout)");
+    tr->add_option("--workers", ta->o.train.workers, "loader threads");
+    tr->add_option("--threads", ta->threads, "compute threads (default: all)");
+    tr->add_option("--device", ta->device, "auto, cpu or cuda[:N]");
+    tr->add_flag("--published-flip", ta->publishedFlip, "no horizontal flip, as the published transform (its flip is a no-op)");
+    tr->add_option("--one-sided-target", ta->o.oneSidedTarget, "CelebA: attribute of one-sided training");
+    tr->add_option("--one-sided-keep", ta->o.oneSidedKeep, "positive | negative: the training images kept")->check(CLI::IsMember({"positive", "negative"}));
+    tr->add_option("--subgroup-attribute", ta->o.subgroupAttribute, "CelebA: attribute A of MCC-subsampled training");
+    tr->add_option("--subgroup-confounder", ta->o.subgroupConfounder, "CelebA: the confounder (Male)");
+    auto* mccOpt = tr->add_option("--subgroup-mcc", ta->subgroupMcc, "target MCC(A, confounder) of the kept training set (scores then use --split val)");
+    tr->add_option("--subsample-seed", ta->o.subsampleSeed, "seed of the subgroup member draw");
+    tr->add_option("--out", ta->o.outDir, "output folder: <dataset>_<arch>_<i>.safetensors, runs/<name>/ (resume state, metrics, result.json)")->required();
+    tr->callback([ta, mccOpt]() {
+        configureCpuThreads(ta->threads);
+        auto& o = ta->o;
+        o.train.device = resolveDevice(ta->device);
+        o.flip = !ta->publishedFlip;
+        if (mccOpt->count()) {
+            if (o.subgroupAttribute.empty()) throw InputError("--subgroup-mcc needs --subgroup-attribute");
+            o.subgroupMcc = ta->subgroupMcc;
+        }
+        if (o.init.empty()) std::cerr << "biasscope-cli: note: no --init; models start from a random initialisation (published: ImageNet weights)\n";
+        train::TrainCallbacks cb;
+        cb.onEpoch = [](const train::EpochMetrics& e) {
+            std::cerr << "\n";
+            std::cout << std::fixed << std::setprecision(4) << "epoch " << e.epoch << ": train loss " << e.trainLoss << " acc " << e.trainAcc << ", val loss "
+                      << e.valLoss << " acc " << e.valAcc << " (" << std::setprecision(1) << e.seconds << " s, " << e.imagesPerSecond << " img/s)\n"
+                      << std::defaultfloat << std::flush;
+        };
+        std::cout << "training on " << describeDevice(o.train.device) << "\n";
+        const auto r = attention::trainAttentionModels(o, progressJob(), cb);
+        std::cerr << "\n";
+        std::cout << "data: " << r.dataDescription << "\n";
+        if (r.alreadyDone) std::cout << r.alreadyDone << " model(s) were already trained\n";
+        for (const auto& p : r.modelPaths) std::cout << "model " << p << "\n";
+    });
 
     auto so = std::make_shared<attention::AttentionRunOptions>();
     auto scoreKind = std::make_shared<std::string>("mask");

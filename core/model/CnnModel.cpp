@@ -466,6 +466,35 @@ CnnModel makeRandomCnn(const CnnSpec& s) {
     return cnnFromStateDict(in.d, "random " + arch + " (seed " + std::to_string(s.seed) + ")");
 }
 
+CnnModel cnnWithNewHead(const CnnModel& base, std::int64_t numClasses, bool extended, std::uint64_t seed) {
+    if (numClasses < 1) throw InputError("a classifier needs at least one output");
+    Init in(seed);
+    const std::int64_t ch = base.featureChannels;
+    if (base.family == CnnFamily::EfficientNetV2) {
+        if (extended) throw InputError(base.source + ": the extended head exists for ResNets only");
+        for (const auto& [k, t] : base.weights)
+            if (k.rfind("classifier", 0) != 0) in.d[k] = t.detach().clone();
+        in.linear("classifier", numClasses, ch);
+    } else if (extended) {
+        const bool wasExtended = base.extendedHead;
+        for (const auto& [k, t] : base.weights) {
+            if (k.rfind("fc.", 0) == 0) continue;  // the final classifier (the extended model's resnet.fc is kept)
+            in.d[wasExtended ? k : "resnet." + k] = t.detach().clone();
+        }
+        if (!wasExtended) in.linear("resnet.fc", ch, ch);
+        in.linear("fc", numClasses, ch);
+    } else {
+        if (base.extendedHead) throw InputError(base.source + ": a resnet50_extended model keeps its extended head (train it as resnet50_extended)");
+        for (const auto& [k, t] : base.weights)
+            if (k.rfind("fc.", 0) != 0) in.d[k] = t.detach().clone();
+        in.linear("fc", numClasses, ch);
+    }
+    CnnModel m = cnnFromStateDict(in.d, base.source + " + new head (" + std::to_string(numClasses) + " outputs, seed " + std::to_string(seed) + ")");
+    m.imageMean = base.imageMean;
+    m.imageStd = base.imageStd;
+    return m;
+}
+
 at::Tensor cnnFeatures(const CnnModel& m, const at::Tensor& pixels, bool train) {
     if (pixels.dim() != 4 || pixels.size(1) != 3)
         throw InputError(m.source + ": input must be [B, 3, H, W], got " + shapeString(pixels.sizes()));

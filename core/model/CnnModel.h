@@ -59,6 +59,14 @@ struct CnnSpec {
 };
 CnnModel makeRandomCnn(const CnnSpec& spec);
 
+// The published fine-tuning start: `base` (e.g. torchvision ImageNet weights) with a fresh, seeded
+// classifier for `numClasses` outputs (torch.nn.Linear's initialisation):
+//   ResNet: fc = Linear(C, n);
+//   `extended` (resnet50_extended): from a plain ResNet the keys move under "resnet.", resnet.fc =
+//     Linear(C, C) and fc = Linear(C, n), both fresh; from an extended model only fc is fresh;
+//   EfficientNetV2: classifier = Linear(C, n) (the ImageNet dropout removed, as published).
+CnnModel cnnWithNewHead(const CnnModel& base, std::int64_t numClasses, bool extended, std::uint64_t seed);
+
 // Output of the GradCAM layer, [B, C, h, w]. `train`: BN uses batch statistics and updates its
 // running averages, stochastic depth is active.
 at::Tensor cnnFeatures(const CnnModel& model, const at::Tensor& pixels, bool train = false);

@@ -16,6 +16,7 @@
 #include "io/Safetensors.h"
 #include "io/Sha256.h"
 #include "model/VitForward.h"
+#include "train/Adam.h"
 #include "train/TfEvents.h"
 
 namespace biasscope::train {
@@ -42,39 +43,6 @@ bool EarlyStopping::improved(double valAcc) {
 }
 
 namespace {
-
-// AdamW with decoupled weight decay, the update of torch.optim.AdamW (amsgrad off).
-struct AdamW {
-    std::vector<at::Tensor*> params;
-    std::vector<at::Tensor> m, v;
-    std::int64_t step = 0;
-    double lr, wd, b1, b2, eps;
-
-    void init() {
-        m.clear();
-        v.clear();
-        for (auto* p : params) {
-            m.push_back(torch::zeros_like(*p));
-            v.push_back(torch::zeros_like(*p));
-        }
-    }
-    void update() {
-        torch::NoGradGuard ng;
-        ++step;
-        const double bc1 = 1 - std::pow(b1, static_cast<double>(step)), bc2 = 1 - std::pow(b2, static_cast<double>(step));
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            at::Tensor& p = *params[i];
-            if (!p.grad().defined()) continue;
-            const at::Tensor g = p.grad();
-            p.mul_(1 - lr * wd);
-            m[i].mul_(b1).add_(g, 1 - b1);
-            v[i].mul_(b2).addcmul_(g, g, 1 - b2);
-            const at::Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
-            p.addcdiv_(m[i], denom, -lr / bc1);
-            p.mutable_grad().zero_();
-        }
-    }
-};
 
 std::string optionsKey(const TrainOptions& o, const data::DatasetSplits& d, const std::string& initKey) {
     nlohmann::json j;
@@ -236,7 +204,7 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
     const std::string initKey = init.heads.empty() ? "" : init.heads[0].sourceSha256;
     const std::string key = optionsKey(o, data, initKey);
 
-    AdamW opt{{}, {}, {}, 0, o.lr, o.weightDecay, o.beta1, o.beta2, o.eps};
+    Adam opt{{}, {}, {}, 0, o.lr, o.weightDecay, o.beta1, o.beta2, o.eps, true};  // AdamW
     std::vector<at::Tensor*> trainable{&head.linear.weight, &head.linear.bias};
     if (o.mode == TrainMode::Full)
         for (auto* t : model::backboneTensors(m.backbone)) trainable.push_back(t);

@@ -1,4 +1,5 @@
-# `aiou` end to end on generated Waterbirds-layout data: make-data, score (two models, resume),
+# `aiou` end to end on generated Waterbirds-layout data: make-data, train (two models from a tiny
+# init, resumed), score of the trained models, score (two models, resume),
 # evaluate, subsample, maps, and the error for a folder that is not a data set.
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -11,6 +12,21 @@ set(W ${OUT}/aiou)
 file(REMOVE_RECURSE ${W})
 run(${CLI} aiou make-data --out ${W}/wb --bias 0.9 --train-per-class 4 --val-per-class 2 --test-per-class 3 --size 64)
 set(M1 ${DATA}/gradcam/resnet-basic.safetensors)
+# train: two models from the tiny 3-class ResNet (the head is replaced by a 2-class one), then once more: both done
+run(${CLI} aiou train --dataset waterbirds --root ${W}/wb --init ${M1} --train-multiple 2 --epochs 1 --batch-size 4 --size 64 --threads 1 --out ${W}/train)
+if(NOT EXISTS ${W}/train/waterbirds_resnet_0.safetensors OR NOT EXISTS ${W}/train/waterbirds_resnet_1.safetensors
+   OR NOT EXISTS ${W}/train/runs/waterbirds_resnet_1/metrics.csv)
+  message(FATAL_ERROR "train did not write both models:\n${LAST_OUT}")
+endif()
+run(${CLI} aiou train --dataset waterbirds --root ${W}/wb --init ${M1} --train-multiple 2 --epochs 1 --batch-size 4 --size 64 --threads 1 --out ${W}/train)
+if(NOT LAST_OUT MATCHES "2 model\\(s\\) were already trained")
+  message(FATAL_ERROR "train did not skip finished models:\n${LAST_OUT}")
+endif()
+run(${CLI} aiou score --dataset waterbirds --root ${W}/wb --model ${W}/train/waterbirds_resnet_0.safetensors --model ${W}/train/waterbirds_resnet_1.safetensors
+    --size 64 --out ${W}/score-trained)
+if(NOT LAST_OUT MATCHES "6 images x 2 models")
+  message(FATAL_ERROR "scoring the trained models:\n${LAST_OUT}")
+endif()
 set(M2 ${DATA}/gradcam/resnet-basic.pth)
 run(${CLI} aiou score --dataset waterbirds --root ${W}/wb --model ${M1} --model ${M2} --size 64 --out ${W}/score)
 if(NOT LAST_OUT MATCHES "6 images x 2 models \\(0 resumed\\)")
