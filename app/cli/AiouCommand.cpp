@@ -6,7 +6,7 @@
 //   evaluate  predictions (published evaluations-*.csv layout), accuracy, group accuracies, worst
 //             group and, for CelebA, MCC(pred A, pred Male);
 //   subsample the MCC-subsampling solver: counts for a target MCC, or the whole sweep plan;
-//   maps      GradCAM maps of some images of a split as safetensors (for figures and checks).
+//   maps      GradCAM / LRP maps of some images of a split, with masks, as safetensors.
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -119,10 +119,13 @@ void addAiouCommand(CLI::App& app) {
     CLI::App* score = aiou->add_subcommand("score", "mask / heatmap scores over models: per-model tables, mean +- population std (published CSV layout)");
     addDataOptions(score, *so);
     score->add_option("--score", *scoreKind, "mask (map vs every mask column) | heatmap (map of A vs map of the confounder)")->check(CLI::IsMember({"mask", "heatmap"}));
+    auto mapKind = std::make_shared<std::string>("gradcam");
+    score->add_option("--map", *mapKind, "gradcam (published) | attnlrp | cp-lrp (LRP input heatmaps; ViT models)")->check(CLI::IsMember({"gradcam", "attnlrp", "cp-lrp"}));
     score->add_flag("--positive-scores", so->positiveScores, "CelebA: explain z_t instead of |z_t| (published flag)");
     score->add_option("--threads", *threads, "CPU threads (default: all)");
-    score->callback([so, scoreKind, threads]() {
+    score->callback([so, scoreKind, threads, mapKind]() {
         configureCpuThreads(*threads);
+        so->map = attention::parseMapKind(*mapKind);
         so->score = *scoreKind == "mask" ? attention::ScoreKind::Mask : attention::ScoreKind::Heatmap;
         const auto r = attention::runAttentionScores(*so, progressJob());
         std::cerr << "\n";
@@ -213,41 +216,33 @@ void addAiouCommand(CLI::App& app) {
     struct MapArgs {
         attention::AttentionRunOptions o;
         int count = 8;
-        std::string target = "predicted";
+        std::string target = "predicted", map = "gradcam";
         std::int64_t index = 0;
+        std::size_t first = 0;
     };
     auto ma = std::make_shared<MapArgs>();
-    CLI::App* maps = aiou->add_subcommand("maps", "GradCAM maps (and masks) of the first N images of a split, as safetensors");
+    CLI::App* maps = aiou->add_subcommand("maps", "GradCAM or LRP maps (with masks) of N images of a split, as safetensors");
     addDataOptions(maps, ma->o);
     maps->add_option("--count", ma->count, "number of images");
     maps->add_option("--target", ma->target, "abs | logit | predicted")->check(CLI::IsMember({"abs", "logit", "predicted"}));
     maps->add_option("--index", ma->index, "output explained (abs / logit)");
+    maps->add_option("--first", ma->first, "index of the first image in the split");
+    maps->add_option("--map", ma->map, "gradcam | attnlrp | cp-lrp (LRP maps: ViT models)")->check(CLI::IsMember({"gradcam", "attnlrp", "cp-lrp"}));
     maps->callback([ma]() {
         configureCpuThreads(0);
         auto& o = ma->o;
         if (o.models.size() != 1) throw InputError("aiou maps: give exactly one --model");
-        const auto m = model::loadCnnModel(o.models.front());
-        std::vector<std::string> images, masks;
-        if (o.dataset == "waterbirds") {
-            const auto d = data::loadWaterbirds(o.root);
-            for (auto i : d.indices(data::Split::Test)) images.push_back(d.imagePath(i)), masks.push_back(d.maskPath(i));
-        } else {
-            const auto d = data::loadCelebAMaskHQ(o.root);
-            for (auto i : d.indices(data::Split::Test)) images.push_back(d.imagePath(i)), masks.push_back(d.maskPath(i));
-        }
-        images.resize(std::min<std::size_t>(images.size(), static_cast<std::size_t>(ma->count)));
-        std::vector<at::Tensor> xs, ms;
-        for (std::size_t i = 0; i < images.size(); ++i) {
-            xs.push_back(data::attentionEvalImage(images[i], o.size));
-            ms.push_back(o.dataset == "waterbirds" ? data::waterbirdsMasks(masks[i], o.size) : data::celebGroupMasks(masks[i], o.size));
-        }
-        const auto r = attention::gradCam(m, torch::stack(xs), attention::parseCamTarget(ma->target), ma->index);
-        for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << images[static_cast<std::size_t>(w.image)] << ": " << w.message << "\n";
+        o.map = attention::parseMapKind(ma->map);
+        const auto r = attention::sampleMaps(o, o.models.front(), ma->first, static_cast<std::size_t>(ma->count), attention::parseCamTarget(ma->target), ma->index);
+        for (const auto& w : r.map.warnings) std::cerr << "biasscope-cli: warning: " << r.images[static_cast<std::size_t>(w.image)] << ": " << w.message << "\n";
         std::filesystem::create_directories(o.outDir);
         const std::string out = (std::filesystem::path(o.outDir) / "maps.safetensors").string();
-        io::writeSafetensors(out, {{"maps", r.maps}, {"raw", r.raw}, {"logits", r.logits}, {"masks", torch::stack(ms)}, {"pixels", torch::stack(xs)}},
-                             {{"model", o.models.front()}, {"target", ma->target}, {"images", nlohmann::json(images).dump()}});
-        std::cout << "wrote " << out << " (" << images.size() << " maps)\n";
+        std::vector<std::pair<std::string, at::Tensor>> t{{"maps", r.map.maps}, {"raw", r.map.raw}, {"logits", r.map.logits}, {"masks", r.masks}, {"pixels", r.pixels}};
+        if (r.confounderMap.maps.defined()) t.emplace_back("confounder_maps", r.confounderMap.maps);
+        io::writeSafetensors(out, t,
+                             {{"model", o.models.front()}, {"map", r.mapLabel}, {"target", ma->target}, {"images", nlohmann::json(r.images).dump()},
+                              {"masks", nlohmann::json(r.maskNames).dump()}, {"groups", nlohmann::json(r.groupNames).dump()}});
+        std::cout << "wrote " << out << " (" << r.images.size() << " " << r.mapLabel << " maps of " << r.modelName << ")\n";
     });
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "attention/RelevanceMaps.h"
 #include "attention/Scores.h"
 #include "common/Error.h"
 #include "data/AttentionData.h"
@@ -34,20 +35,23 @@ struct MapModel {
     std::vector<double> mean, stdv;
     std::vector<std::string> labels;
     int vitLayer = -2;
+    MapKind kind = MapKind::GradCam;
 
     at::Tensor logits(const at::Tensor& x) const {
         at::NoGradGuard ng;
         return vit ? model::headLogits(vitModel.heads.front(), model::vitFeatures(vitModel.backbone, x)) : model::cnnLogits(cnn, x);
     }
     CamResult maps(const at::Tensor& x, CamTarget t, std::int64_t index) const {
+        if (kind != MapKind::GradCam) return lrpMaps(vitModel, x, kind == MapKind::CpLrp ? explain::AttentionRule::CP : explain::AttentionRule::AttnLRP, t, index);
         return vit ? vitGradCam(vitModel, "", x, vitLayer, t, index) : gradCam(cnn, x, t, index);
     }
 };
 
-MapModel loadMapModel(const std::string& path, int vitLayer) {
+MapModel loadMapModel(const std::string& path, int vitLayer, MapKind kind) {
     MapModel m;
     m.path = path;
     m.vitLayer = vitLayer;
+    m.kind = kind;
     const fs::path p(path);
     if (!fs::exists(p)) throw InputError(path + ": model not found");
     const bool hfDir = fs::is_directory(p) || fs::exists(p.parent_path() / "config.json");
@@ -57,8 +61,11 @@ MapModel loadMapModel(const std::string& path, int vitLayer) {
         m.mean = m.vitModel.backbone.config.imageMean;
         m.stdv = m.vitModel.backbone.config.imageStd;
         m.labels = m.vitModel.heads.front().labels;
-        m.describe = "ViT " + std::to_string(m.vitModel.backbone.config.numLayers) + " blocks, GradCAM on block " + std::to_string(vitLayer) + "'s output tokens";
+        m.describe = "ViT " + std::to_string(m.vitModel.backbone.config.numLayers) + " blocks, " +
+                     (kind == MapKind::GradCam ? "GradCAM on block " + std::to_string(vitLayer) + "'s output tokens" : std::string(mapLabel(kind)) + " input heatmaps");
     } else {
+        if (kind != MapKind::GradCam)
+            throw InputError(path + ": " + mapLabel(kind) + " maps are computed for ViT models (HF checkpoint folders); CNNs have GradCAM maps");
         m.cnn = model::loadCnnModel(path);
         m.mean = m.cnn.imageMean;
         m.stdv = m.cnn.imageStd;
@@ -175,6 +182,51 @@ bool readPerImage(const std::string& path, const DataView& v, Matrix& out) {
 
 }  // namespace
 
+MapKind parseMapKind(const std::string& s) {
+    if (s == "gradcam") return MapKind::GradCam;
+    if (s == "attnlrp") return MapKind::AttnLrp;
+    if (s == "cp-lrp") return MapKind::CpLrp;
+    throw InputError("unknown map type '" + s + "' (gradcam | attnlrp | cp-lrp)");
+}
+
+const char* mapLabel(MapKind k) { return k == MapKind::GradCam ? "GradCAM" : k == MapKind::AttnLrp ? "AttnLRP" : "CPLRP"; }
+
+MapSample sampleMaps(const AttentionRunOptions& o, const std::string& modelPath, std::size_t first, std::size_t count, CamTarget target, std::int64_t index) {
+    const DataView v = loadView(o);
+    const MapModel m = loadMapModel(modelPath, o.vitLayer, o.map);
+    MapSample r;
+    r.splitSize = v.items.size();
+    if (first >= v.items.size()) throw InputError(o.root + ": image " + std::to_string(first) + " is past the end of the " + o.split + " split (" + std::to_string(v.items.size()) + " images)");
+    const std::size_t end = std::min(v.items.size(), first + std::max<std::size_t>(count, 1));
+    r.maskNames = v.columns;
+    if (!v.waterbirds) {
+        r.maskNames.clear();
+        for (const auto& g : data::celebMaskGroups()) r.maskNames.push_back(g.name);
+    }
+    std::vector<at::Tensor> ms;
+    for (std::size_t i = first; i < end; ++i) {
+        const Item& it = v.items[i];
+        r.images.push_back(it.image);
+        r.groupNames.push_back(v.rows[static_cast<std::size_t>(it.group)]);
+        r.labels.push_back(it.label);
+        r.confounders.push_back(it.conf);
+        ms.push_back(loadMasks(v, it, o.size));
+    }
+    r.pixels = loadBatch(m, v.items, first, end, o.size);
+    r.masks = torch::stack(ms);
+    if (!v.waterbirds) {
+        const CamTarget t = o.positiveScores ? CamTarget::Logit : CamTarget::AbsLogit;
+        r.map = m.maps(r.pixels, t, outputIndex(m, o.attribute));
+        r.confounderMap = m.maps(r.pixels, t, outputIndex(m, o.confounder));
+    } else {
+        r.map = m.maps(r.pixels, target, index);
+    }
+    r.modelName = m.name;
+    r.modelDescription = m.describe;
+    r.mapLabel = mapLabel(o.map);
+    return r;
+}
+
 AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobControl& job) {
     if (o.models.empty()) throw InputError("no models given");
     if (o.outDir.empty()) throw InputError("no output folder given");
@@ -202,12 +254,12 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
     }
     std::set<std::string> names;
     for (std::size_t k = 0; k < o.models.size(); ++k) {
-        MapModel m = loadMapModel(o.models[k], o.vitLayer);
+        MapModel m = loadMapModel(o.models[k], o.vitLayer, o.map);
         std::string name = m.name;
         for (int d = 2; names.count(name); ++d) name = m.name + "-" + std::to_string(d);
         names.insert(name);
         r.modelNames.push_back(name);
-        const std::string perImagePath = (fs::path(o.outDir) / "models" / (name + ".csv")).string();
+        const std::string perImagePath = (fs::path(o.outDir) / "models" / (name + (o.map == MapKind::GradCam ? "" : std::string(".") + mapLabel(o.map)) + ".csv")).string();
         Matrix perImage;
         if (readPerImage(perImagePath, v, perImage)) {
             ++r.resumedModels;
@@ -250,13 +302,15 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
         r.perModel.push_back(groupMeans(perImage, groups, v.groups, o.score == ScoreKind::Mask));
     }
     r.aggregate = aggregateModels(r.perModel);
-    const std::string stem = std::string(o.score == ScoreKind::Mask ? "Masks-" : "Heatmap-") + v.tag + "_GradCAM_element_wise_normalized_averaged_scores";
+    const std::string stem = std::string(o.score == ScoreKind::Mask ? "Masks-" : "Heatmap-") + v.tag + "_" + mapLabel(o.map) + "_element_wise_normalized_averaged_scores";
     r.csvPath = (fs::path(o.outDir) / (stem + ".csv")).string();
     r.sidecarPath = (fs::path(o.outDir) / (stem + ".json")).string();
     io::writeFileAtomically(r.csvPath, v.waterbirds ? waterbirdsCsv(r.aggregate) : celebCsv(r.aggregate));
     nlohmann::json j;
     j["score"] = o.score == ScoreKind::Mask ? "mask" : "heatmap";
-    j["map"] = "GradCAM";
+    j["map"] = mapLabel(o.map);
+    if (o.map != MapKind::GradCam)
+        j["map_note"] = "LRP input heatmap of the explained output, positive part, min-max scaled (negative relevance dropped as GradCAM's ReLU drops it)";
     j["dataset"] = o.dataset;
     j["root"] = o.root;
     j["split"] = o.split;
@@ -295,7 +349,7 @@ EvaluationResult runEvaluation(const AttentionRunOptions& o, const JobControl& j
     for (const auto& it : v.items) groupSizes[static_cast<std::size_t>(v.waterbirds ? 2 * it.label + it.conf : it.group)] += 1;
     nlohmann::json models = nlohmann::json::array();
     for (std::size_t k = 0; k < o.models.size(); ++k) {
-        const MapModel m = loadMapModel(o.models[k], o.vitLayer);
+        const MapModel m = loadMapModel(o.models[k], o.vitLayer, o.map);
         std::vector<int> predA, predM, truth, gidx;
         std::string csv;
         const std::int64_t ia = v.waterbirds ? 0 : outputIndex(m, o.attribute), im = v.waterbirds ? 0 : outputIndex(m, o.confounder);

@@ -14,12 +14,16 @@
 namespace biasscope::attention {
 
 enum class ScoreKind { Mask, Heatmap };
+enum class MapKind { GradCam, AttnLrp, CpLrp };
+MapKind parseMapKind(const std::string& s);  // gradcam | attnlrp | cp-lrp
+const char* mapLabel(MapKind k);             // "GradCAM" | "AttnLRP" | "CPLRP" (file names and sidecars)
 
 struct AttentionRunOptions {
     std::string dataset = "waterbirds";  // waterbirds | celeba
     std::string root;                    // data folder
     std::vector<std::string> models;     // CNN weights (.safetensors / .pth) or ViT checkpoints (HF dir)
     ScoreKind score = ScoreKind::Mask;
+    MapKind map = MapKind::GradCam;      // LRP maps: ViT models only
     std::string attribute;               // CelebA: the map's attribute A
     std::string confounder = "Male";     // CelebA: grouping and the heatmap score's second map
     std::string split = "test";          // train | val | test
@@ -43,6 +47,23 @@ struct AttentionRunResult {
 };
 
 AttentionRunResult runAttentionScores(const AttentionRunOptions& options, const JobControl& job = {});
+
+// Maps of `count` images of the split from image `first` on, for one model (figures, the GUI, checks):
+// the images, their preprocessed pixels [N, 3, S, S], masks [N, K, S, S] (K = 2 Waterbirds, 14 CelebA
+// groups), the map of the explained output (Waterbirds: predicted class; CelebA: --attribute) and,
+// for CelebA, the confounder's map (the heatmap score's second map). Per image: group and labels.
+struct MapSample {
+    std::vector<std::string> images;
+    std::vector<std::string> groupNames;  // per image: its score group (TT/TF/FT/FF or same/different)
+    std::vector<int> labels, confounders; // Waterbirds: y, place; CelebA: A, confounder
+    std::vector<std::string> maskNames;   // the K mask columns
+    at::Tensor pixels, masks;
+    CamResult map, confounderMap;         // confounderMap: CelebA only
+    std::string modelName, modelDescription, mapLabel;
+    std::size_t splitSize = 0;            // images in the whole split
+};
+MapSample sampleMaps(const AttentionRunOptions& options, const std::string& model, std::size_t first, std::size_t count,
+                     CamTarget target = CamTarget::PredictedClass, std::int64_t index = 0);
 
 // Predictions on the evaluation split and the published evaluations (Waterbirds: accuracy per group
 // y*2+place and worst group; CelebA: accuracy of A, MCC(pred A, pred confounder), group accuracies,

@@ -24,7 +24,9 @@ void minMax(cv::Mat& m) {
     m /= (1e-7f + static_cast<float>(hi));
 }
 
-at::Tensor scalar(const at::Tensor& logits, CamTarget target, std::int64_t index, std::vector<std::int64_t>& explained) {
+}  // namespace
+
+at::Tensor camScalar(const at::Tensor& logits, CamTarget target, std::int64_t index, std::vector<std::int64_t>& explained) {
     const std::int64_t B = logits.size(0), C = logits.size(1);
     if (target != CamTarget::PredictedClass && (index < 0 || index >= C))
         throw InputError("GradCAM target index " + std::to_string(index) + " out of range: the model has " + std::to_string(C) + " outputs");
@@ -46,6 +48,21 @@ at::Tensor scalar(const at::Tensor& logits, CamTarget target, std::int64_t index
     return {};
 }
 
+std::vector<CamWarning> mapWarnings(const at::Tensor& raw, const std::string& method) {
+    std::vector<CamWarning> out;
+    for (std::int64_t b = 0; b < raw.size(0); ++b) {
+        const at::Tensor m = raw[b];
+        const float hi = m.max().item<float>(), lo = m.min().item<float>();
+        if (hi <= 0)
+            out.push_back({b, "all-zero " + method + " map (no positive evidence for the explained output)"});
+        else if (hi - lo <= 1e-6f * hi)
+            out.push_back({b, "constant " + method + " map (it carries no location; scores against it are meaningless)"});
+    }
+    return out;
+}
+
+namespace {
+
 CamResult finish(const at::Tensor& act, const at::Tensor& grad, at::Tensor logits, std::vector<std::int64_t> explained, std::int64_t H, std::int64_t W) {
     CamResult r;
     const at::Tensor alpha = grad.mean({2, 3}, true);
@@ -53,14 +70,7 @@ CamResult finish(const at::Tensor& act, const at::Tensor& grad, at::Tensor logit
     r.maps = scaleCam(r.raw, H, W);
     r.logits = logits.detach().to(torch::kCPU);
     r.explained = std::move(explained);
-    for (std::int64_t b = 0; b < r.raw.size(0); ++b) {
-        const at::Tensor m = r.raw[b];
-        const float hi = m.max().item<float>(), lo = m.min().item<float>();
-        if (hi <= 0)
-            r.warnings.push_back({b, "all-zero GradCAM map (no positive evidence for the explained output at this layer)"});
-        else if (hi - lo <= 1e-6f * hi)
-            r.warnings.push_back({b, "constant GradCAM map (it carries no location; scores against it are meaningless)"});
-    }
+    r.warnings = mapWarnings(r.raw, "GradCAM");
     return r;
 }
 
@@ -108,7 +118,7 @@ CamResult gradCamFromFeatures(const at::Tensor& features, const std::function<at
     const at::Tensor f = features.detach().requires_grad_(true);
     const at::Tensor logits = head(f);
     std::vector<std::int64_t> explained;
-    const at::Tensor y = scalar(logits, target, index, explained);
+    const at::Tensor y = camScalar(logits, target, index, explained);
     const at::Tensor g = torch::autograd::grad({y.sum()}, {f}, {}, false, false, true)[0];
     const at::Tensor grad = g.defined() ? g : torch::zeros_like(f);
     return finish(f.detach(), grad, logits, std::move(explained), H, W);

@@ -25,6 +25,10 @@ enum class CamTarget {
 CamTarget parseCamTarget(const std::string& s);  // abs | logit | predicted
 const char* toString(CamTarget t);
 
+// The output each image's map explains, and the scalar per image (|z|, z or the predicted class's
+// logit) from logits [B, C]. Throws InputError for an index out of range or non-finite logits.
+at::Tensor camScalar(const at::Tensor& logits, CamTarget target, std::int64_t index, std::vector<std::int64_t>& explained);
+
 struct CamWarning {
     std::int64_t image = 0;  // row in the batch
     std::string message;     // "all-zero GradCAM map (...)"
@@ -41,6 +45,8 @@ struct CamResult {
 // pytorch-grad-cam scaling + repo post-processing of raw [B, h, w] maps to [B, H, W]:
 // min-max (1e-7), cv::resize INTER_LINEAR, max(., 0), min-max, then A - min, A / (1e-7 + max), clamp.
 at::Tensor scaleCam(const at::Tensor& raw, std::int64_t height, std::int64_t width);
+// Warnings for raw maps [B, h, w] that are all zero (after ReLU) or constant; `method` names the map.
+std::vector<CamWarning> mapWarnings(const at::Tensor& raw, const std::string& method);
 
 // GradCAM from a layer output `features` [B, C, h, w] and the function from it to logits.
 CamResult gradCamFromFeatures(const at::Tensor& features, const std::function<at::Tensor(const at::Tensor&)>& head, CamTarget target, std::int64_t index,

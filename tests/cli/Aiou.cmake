@@ -73,6 +73,16 @@ run(${CLI} aiou maps --dataset waterbirds --root ${W}/wb --model ${M1} --size 64
 if(NOT EXISTS ${W}/maps/maps.safetensors)
   message(FATAL_ERROR "no maps written")
 endif()
+# the second map type: AttnLRP input heatmaps of a ViT (own per-model file, own output name), and CP-LRP maps
+run(${CLI} aiou score --dataset waterbirds --root ${W}/wb --model ${DATA}/tiny-vit --map attnlrp --size 32 --out ${W}/score)
+if(NOT EXISTS ${W}/score/Masks-waterbirds_AttnLRP_element_wise_normalized_averaged_scores.csv OR NOT EXISTS ${W}/score/models/data-tiny-vit.AttnLRP.csv
+   OR NOT LAST_OUT MATCHES "6 images x 1 models \\(0 resumed\\)")
+  message(FATAL_ERROR "AttnLRP scores:\n${LAST_OUT}")
+endif()
+run(${CLI} aiou maps --dataset waterbirds --root ${W}/wb --model ${DATA}/tiny-vit --map cp-lrp --size 32 --first 2 --count 2 --out ${W}/lrpmaps)
+if(NOT LAST_OUT MATCHES "2 CPLRP maps")
+  message(FATAL_ERROR "CP-LRP maps:\n${LAST_OUT}")
+endif()
 execute_process(COMMAND ${CLI} aiou score --dataset waterbirds --root ${W}/nowhere --model ${M1} --out ${W}/x RESULT_VARIABLE rc ERROR_VARIABLE err)
 if(rc EQUAL 0 OR NOT err MATCHES "nowhere: no metadata.csv")
   message(FATAL_ERROR "missing data folder: rc ${rc}, ${err}")

@@ -7,7 +7,9 @@
 #include <torch/types.h>
 
 #include "TestRegistry.h"
+#include "attention/AttentionStudy.h"
 #include "attention/GradCam.h"
+#include "attention/RelevanceMaps.h"
 #include "io/Safetensors.h"
 #include "model/CnnModel.h"
 #include "model/RandomVit.h"
@@ -235,6 +237,40 @@ private slots:
         QCOMPARE(last.maps.abs().sum().item<float>(), 0.f);
         QVERIFY_EXCEPTION_THROWN(attention::vitGradCam(vit, "", x, 5, attention::CamTarget::AbsLogit, 1), InputError);
         QVERIFY_EXCEPTION_THROWN(attention::vitGradCam(vit, "", x, 0, attention::CamTarget::AbsLogit, 7), InputError);
+    }
+
+    void lrpMapsAreTheEngineHeatmap() {
+        const auto vit = model::makeRandomVitModel(model::tinyVitConfig(3), {.seed = 4});
+        const at::Tensor x = torch::randn({3, 3, 32, 32}, at::detail::createCPUGenerator(5));
+        for (auto rule : {explain::AttentionRule::AttnLRP, explain::AttentionRule::CP}) {
+            const auto abs = attention::lrpMaps(vit, x, rule, attention::CamTarget::AbsLogit, 1);
+            const auto signedMaps = attention::lrpMaps(vit, x, rule, attention::CamTarget::Logit, 1);
+            QCOMPARE(abs.maps.sizes().vec(), (std::vector<std::int64_t>{3, 32, 32}));
+            QCOMPARE(abs.explained, (std::vector<std::int64_t>{1, 1, 1}));
+            QVERIFY(abs.maps.min().item<float>() >= 0 && abs.maps.max().item<float>() <= 1);
+            for (std::int64_t b = 0; b < 3; ++b) {
+                // raw = the engine's input heatmap of the explained logit
+                explain::RelevanceOptions ro;
+                ro.rule = rule;
+                ro.sites.clear();
+                const auto ref = explain::explainBatched(vit, x.narrow(0, b, 1), {explain::Target{0, 1}}, ro);
+                const QString d = test::compareTensors(signedMaps.raw[b], ref.inputHeatmap[0], 0, 1e-6);
+                QVERIFY2(d.isEmpty(), qPrintable(d));
+                // |z|: LRP is linear in the output relevance, so the map of |z| is sign(z) times the map of z
+                const float sign = abs.logits[b][1].item<float>() < 0 ? -1.f : 1.f;
+                QVERIFY(torch::allclose(abs.raw[b], signedMaps.raw[b] * sign));
+                // the map is the positive part, min-max scaled
+                const at::Tensor pos = torch::relu(abs.raw[b]);
+                const at::Tensor expect = (pos - pos.min()) / (pos.max() - pos.min());
+                const QString dm = test::compareTensors(abs.maps[b], expect, 0, 1e-4);
+                QVERIFY2(dm.isEmpty(), qPrintable(dm));
+            }
+        }
+        // CNNs have no LRP maps here: the error names the file
+        attention::AttentionRunOptions o;
+        o.map = attention::MapKind::AttnLrp;
+        o.root = test::dataPath("gradcam");
+        QVERIFY_EXCEPTION_THROWN(attention::sampleMaps(o, test::dataPath("gradcam/resnet-basic.safetensors"), 0, 1), InputError);
     }
 };
 
