@@ -20,6 +20,7 @@
 
 #include <torch/types.h>
 
+#include "AttentionPanel.h"
 #include "BwrColorMap.h"
 #include "RelevanceJob.h"
 #include "TrainingPanel.h"
@@ -177,6 +178,8 @@ void MainWindow::buildUi() {
     tabs_->addTab(central, "Relevance");
     training_ = new TrainingPanel;
     tabs_->addTab(training_, "Training");
+    attention_ = new AttentionPanel;
+    tabs_->addTab(attention_, "Attention-IoU");
     setCentralWidget(tabs_);
 
     progress_ = new QProgressBar;

@@ -20,6 +20,7 @@ namespace biasscope::ui {
 
 class RelevanceJob;
 class TrainingPanel;
+class AttentionPanel;
 struct RelevanceOutcome;
 struct ModelOutcome;
 
@@ -39,7 +40,8 @@ public:
     void cancel();
     bool busy() const;
     TrainingPanel* trainingPanel() const { return training_; }
-    void showTab(int index);  // 0 relevance, 1 training
+    AttentionPanel* attentionPanel() const { return attention_; }
+    void showTab(int index);  // 0 relevance, 1 training, 2 Attention-IoU
 
     // State for tests
     int targetCount() const;
@@ -68,6 +70,7 @@ private:
     RelevanceJob* job_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     TrainingPanel* training_ = nullptr;
+    AttentionPanel* attention_ = nullptr;
     QComboBox *targetBox_ = nullptr, *ruleBox_ = nullptr, *readoutBox_ = nullptr, *siteBox_ = nullptr;
     QPushButton *computeButton_ = nullptr, *cancelButton_ = nullptr;
     QProgressBar* progress_ = nullptr;

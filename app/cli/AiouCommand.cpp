@@ -16,6 +16,7 @@
 #include <torch/types.h>
 
 #include "Commands.h"
+#include "StudyFigures.h"
 #include "attention/AttentionStudy.h"
 #include "attention/AttentionTraining.h"
 #include "attention/Subsampling.h"
@@ -196,6 +197,23 @@ void addAiouCommand(CLI::App& app) {
         }
         std::cout << j.dump(2) << "\n";
     });
+
+    struct FigureArgs {
+        std::vector<std::string> results;
+        std::string kind = "bars", stem;
+        ConsistencyFigureRequest request;
+    };
+    auto fa = std::make_shared<FigureArgs>();
+    CLI::App* fig = aiou->add_subcommand("figure", "the study's figures from finished score runs: mask-score bars, Waterbirds score vs bias, heatmap scatter");
+    fig->add_option("--result", fa->results, "score sidecar(s) (<out>/Masks-...json / Heatmap-...json), one per run")->required()->check(CLI::ExistingFile);
+    fig->add_option("--kind", fa->kind, "bars | bias | scatter")->check(CLI::IsMember({"bars", "bias", "scatter"}));
+    fig->add_option("--out", fa->request.outDir, "output folder")->required();
+    fig->add_option("--name", fa->stem, "file name without extension (default: attention-<kind>)");
+    fig->add_option("--format", fa->request.formats, "png, pdf, svg, tif");
+    fig->add_option("--dpi", fa->request.dpi, "raster resolution");
+    fig->add_option("--width", fa->request.width, "inches (3.5 one column, 7 two columns)");
+    fig->add_option("--height", fa->request.height, "inches");
+    fig->callback([fa]() { renderAttentionFigure(fa->results, fa->kind, fa->stem.empty() ? "attention-" + fa->kind : fa->stem, fa->request); });
 
     auto po = std::make_shared<data::PlantedBiasOptions>();
     auto pout = std::make_shared<std::string>();

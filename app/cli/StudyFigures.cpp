@@ -5,9 +5,11 @@
 
 #ifdef BIASSCOPE_HAS_FIGURES
 #include <QApplication>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <qcustomplot.h>
 
+#include "figures/AttentionFigures.h"
 #include "figures/ConsistencyFigure.h"
 #include "figures/FigureExport.h"
 #include "figures/RelevanceMaps.h"
@@ -176,7 +178,32 @@ void renderRelevanceFigures(const RelevanceFigureInput& in, const RelevanceFigur
             save(plot, base + "_" + site + "_" + what, p);
         }
 }
+void renderAttentionFigure(const std::vector<std::string>& sidecars, const std::string& kind, const std::string& stem, const ConsistencyFigureRequest& r) {
+    namespace fs = std::filesystem;
+    ensureQtApplication();
+    std::vector<attention::ScoreSummary> results;
+    for (const auto& p : sidecars) results.push_back(attention::readScoreSummary(p));
+    const ui::AttentionFigure f = kind == "bars" ? ui::AttentionFigure::MaskBars : kind == "bias" ? ui::AttentionFigure::ScoreVsBias : ui::AttentionFigure::HeatmapScatter;
+    QCustomPlot plot;
+    plot.resize(static_cast<int>(r.width * 96), static_cast<int>(r.height * 96));
+    ui::buildAttentionFigure(plot, f, results);
+    QJsonObject prov;
+    prov["kind"] = QString::fromStdString("attention-iou " + kind);
+    QJsonArray inputs;
+    for (const auto& p : sidecars) inputs.append(QString::fromStdString(p));
+    prov["results"] = inputs;
+    for (const auto& [k, v] : r.provenance) prov[QString::fromStdString(k)] = QString::fromStdString(v);
+    fs::create_directories(r.outDir);
+    for (const auto& fmt : r.formats) {
+        const std::string path = (fs::path(r.outDir) / (stem + "." + fmt)).string();
+        ui::exportFigure(plot, QString::fromStdString(path), {r.width, r.height, r.dpi, false}, prov);
+        std::cout << "wrote " << path << "\n";
+    }
+}
 #else
+void renderAttentionFigure(const std::vector<std::string>&, const std::string&, const std::string&, const ConsistencyFigureRequest&) {
+    std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered\n";
+}
 void renderRelevanceFigures(const RelevanceFigureInput&, const RelevanceFigureStyle&, const ConsistencyFigureRequest&) {
     std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered\n";
 }

@@ -55,4 +55,7 @@ struct RelevanceFigureStyle {
 // <stem>_<target>_input.<fmt> (overlay), <stem>_<target>_<site>_neurons.<fmt>, <stem>_<target>_<site>_tokens.<fmt>
 void renderRelevanceFigures(const RelevanceFigureInput& in, const RelevanceFigureStyle& style, const ConsistencyFigureRequest& request);
 
+// Study 2: <stem>.<fmt> from finished score runs (their JSON sidecars); kind bars | bias | scatter.
+void renderAttentionFigure(const std::vector<std::string>& sidecars, const std::string& kind, const std::string& stem, const ConsistencyFigureRequest& request);
+
 }  // namespace biasscope::cli

@@ -15,6 +15,7 @@
 #include "common/Error.h"
 #include "data/AttentionData.h"
 #include "io/AtomicFile.h"
+#include "io/JsonFile.h"
 #include "model/CnnModel.h"
 #include "model/VitForward.h"
 #include "model/VitWeights.h"
@@ -88,6 +89,7 @@ struct DataView {
     int groups = 0;
     bool waterbirds = true;
     std::string tag;  // file-name part: "waterbirds95" / "all_Eyeglasses_Male"
+    double trainAgreement = kNaN;  // Waterbirds: fraction of training images whose place agrees with the class (the bias P)
 };
 
 data::Split parseSplit(const std::string& s) {
@@ -104,6 +106,9 @@ DataView loadView(const AttentionRunOptions& o) {
         const auto d = data::loadWaterbirds(o.root);
         const auto idx = d.indices(split);
         for (auto i : idx) v.items.push_back({d.imagePath(i), d.maskPath(i), d.y[i] == d.place[i] ? 0 : 1, d.y[i], d.place[i]});
+        double agree = 0, n = 0;
+        for (auto i : d.indices(data::Split::Train)) agree += d.y[i] == d.place[i], n += 1;
+        if (n > 0) v.trainAgreement = agree / n;
         v.rows = waterbirdsGroupNames();
         v.columns = {"background", "bird"};
         v.groups = 2;
@@ -191,6 +196,52 @@ MapKind parseMapKind(const std::string& s) {
 
 const char* mapLabel(MapKind k) { return k == MapKind::GradCam ? "GradCAM" : k == MapKind::AttnLrp ? "AttnLRP" : "CPLRP"; }
 
+ScoreSummary readScoreSummary(const std::string& path) {
+    const nlohmann::json j = io::readJsonFile(path, "Attention-IoU score sidecar");
+    ScoreSummary s;
+    s.path = path;
+    try {
+        s.score = j.at("score").get<std::string>();
+        s.map = j.value("map", "GradCAM");
+        s.dataset = j.at("dataset").get<std::string>();
+        s.attribute = j.value("attribute", "");
+        s.confounder = j.value("confounder", "");
+        s.rows = j.at("rows").get<std::vector<std::string>>();
+        s.columns = j.at("columns").get<std::vector<std::string>>();
+        s.models = j.at("models").get<std::vector<std::string>>();
+        const auto num = [](const nlohmann::json& a) {
+            Matrix m;
+            for (const auto& row : a) {
+                std::vector<double> r;
+                for (const auto& x : row) r.push_back(x.is_number() ? x.get<double>() : kNaN);
+                m.push_back(r);
+            }
+            return m;
+        };
+        s.mean = num(j.at("mean"));
+        s.std = num(j.at("std_population"));
+        if (j.contains("uniform_baseline")) s.uniform = num(j.at("uniform_baseline"));
+        s.trainAgreement = j.contains("train_place_agreement") ? j.at("train_place_agreement").get<double>() : kNaN;
+        // the evaluation of the same models and data, when it was run into the same folder
+        const fs::path eval = fs::path(path).parent_path() / ("evaluation-" + j.value("tag", std::string("?")) + ".json");
+        if (fs::exists(eval)) {
+            const nlohmann::json e = io::readJsonFile(eval.string(), "Attention-IoU evaluation");
+            const auto names = e.at("metrics").get<std::vector<std::string>>();
+            for (std::size_t i = 0; i < names.size(); ++i)
+                if (names[i].rfind("mcc_pred_", 0) == 0) s.mcc = {e.at("mean")[i].get<double>(), e.at("std_population")[i].get<double>()};
+            if (e.contains("worst_group") && e["worst_group"].at("mean").is_number())
+                s.worstGroupAccuracy = {e["worst_group"]["mean"].get<double>(), e["worst_group"]["std"].get<double>()};
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(path + ": not an Attention-IoU score sidecar (" + e.what() + ")");
+    }
+    if (s.mean.size() != s.rows.size() || s.std.size() != s.rows.size())
+        throw InputError(path + ": " + std::to_string(s.mean.size()) + " mean rows for " + std::to_string(s.rows.size()) + " groups");
+    for (const auto& r : s.mean)
+        if (r.size() != s.columns.size()) throw InputError(path + ": a mean row has " + std::to_string(r.size()) + " values for " + std::to_string(s.columns.size()) + " columns");
+    return s;
+}
+
 MapSample sampleMaps(const AttentionRunOptions& o, const std::string& modelPath, std::size_t first, std::size_t count, CamTarget target, std::int64_t index) {
     const DataView v = loadView(o);
     const MapModel m = loadMapModel(modelPath, o.vitLayer, o.map);
@@ -224,6 +275,8 @@ MapSample sampleMaps(const AttentionRunOptions& o, const std::string& modelPath,
     r.modelName = m.name;
     r.modelDescription = m.describe;
     r.mapLabel = mapLabel(o.map);
+    r.imageMean = m.mean;
+    r.imageStd = m.stdv;
     return r;
 }
 
@@ -318,8 +371,10 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
     j["confounder"] = o.confounder;
     j["size"] = o.size;
     j["target"] = v.waterbirds ? "predicted class" : (o.positiveScores ? "z_t" : "|z_t|");
+    j["tag"] = v.tag;
     j["rows"] = v.rows;
     j["columns"] = v.columns;
+    if (!std::isnan(v.trainAgreement)) j["train_place_agreement"] = v.trainAgreement;
     j["layout"] = v.waterbirds ? "published Waterbirds layout: one row per column (background, bird); mean same, different, all, then std"
                                : "published CelebA layout: mean rows TT, TF, FT, FF, all, then std rows; one column per score column";
     j["models"] = r.modelNames;
@@ -403,7 +458,7 @@ EvaluationResult runEvaluation(const AttentionRunOptions& o, const JobControl& j
     r.mean = agg.mean.front();
     r.std = agg.std.front();
     const WorstGroup wg = worstGroup(groupAcc, groupSizes);
-    r.jsonPath = (fs::path(o.outDir) / "evaluation.json").string();
+    r.jsonPath = (fs::path(o.outDir) / ("evaluation-" + v.tag + ".json")).string();  // one per data set / attribute, so runs can share a folder
     nlohmann::json j;
     j["dataset"] = o.dataset;
     j["split"] = o.split;

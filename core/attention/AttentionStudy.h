@@ -4,6 +4,7 @@
 // score) or against the confounder's map (heatmap score), per-group means; then mean +- population
 // std over models, written in the published CSV layout with a JSON sidecar. Per-model results are
 // kept in <out>/models/<name>.csv, so an interrupted run resumes with the models not yet done.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,19 @@ struct AttentionRunResult {
 
 AttentionRunResult runAttentionScores(const AttentionRunOptions& options, const JobControl& job = {});
 
+// A finished score run read back from its JSON sidecar (for tables and figures): group rows x score
+// columns, mean and population std over models, the uniform-map baseline (mask scores) and, for
+// Waterbirds, the training split's place agreement (the bias P). Errors name the file.
+struct ScoreSummary {
+    std::string path, score, map, dataset, attribute, confounder;
+    std::vector<std::string> rows, columns, models;
+    Matrix mean, std, uniform;
+    double trainAgreement = 0;  // NaN when unknown
+    // from evaluation-<tag>.json in the same folder, when present: {mean, population std} over models
+    std::optional<std::pair<double, double>> mcc, worstGroupAccuracy;
+};
+ScoreSummary readScoreSummary(const std::string& sidecarPath);
+
 // Maps of `count` images of the split from image `first` on, for one model (figures, the GUI, checks):
 // the images, their preprocessed pixels [N, 3, S, S], masks [N, K, S, S] (K = 2 Waterbirds, 14 CelebA
 // groups), the map of the explained output (Waterbirds: predicted class; CelebA: --attribute) and,
@@ -60,6 +74,7 @@ struct MapSample {
     at::Tensor pixels, masks;
     CamResult map, confounderMap;         // confounderMap: CelebA only
     std::string modelName, modelDescription, mapLabel;
+    std::vector<double> imageMean, imageStd;  // the model's normalisation (pixels * std + mean = RGB in [0, 1])
     std::size_t splitSize = 0;            // images in the whole split
 };
 MapSample sampleMaps(const AttentionRunOptions& options, const std::string& model, std::size_t first, std::size_t count,
@@ -68,7 +83,7 @@ MapSample sampleMaps(const AttentionRunOptions& options, const std::string& mode
 // Predictions on the evaluation split and the published evaluations (Waterbirds: accuracy per group
 // y*2+place and worst group; CelebA: accuracy of A, MCC(pred A, pred confounder), group accuracies,
 // worst group), mean +- population std over models. Writes evaluations-<model>.csv (one predicted
-// class / 0-1 row per image, published layout) and evaluation.json.
+// class / 0-1 row per image, published layout) and evaluation-<tag>.json (tag: waterbirds95, all_<A>_<confounder>).
 struct EvaluationResult {
     std::vector<std::string> metricNames;
     std::vector<std::vector<double>> perModel;  // [model][metric]
