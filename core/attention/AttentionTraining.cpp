@@ -159,6 +159,8 @@ AttentionTrainResult trainAttentionModels(const AttentionTrainOptions& o, const 
         } else {
             model::CnnSpec spec;
             spec.arch = o.arch;
+            spec.stageBlocks = o.stageBlocks;
+            spec.stageWidths = o.stageWidths;
             spec.numClasses = outputs;
             spec.seed = to.seed;
             init = model::makeRandomCnn(spec);

@@ -17,6 +17,8 @@ struct AttentionTrainOptions {
     std::string root;
     std::string arch = "resnet18";       // resnet18 | resnet50 | resnet50_extended | efficientnet_v2_s
     std::string init;                    // starting weights (torchvision ImageNet state dict); empty: random init (a labelled deviation)
+    std::vector<int> stageBlocks;        // random init of arch "resnet" / "efficientnet_v2": blocks per stage (small models for small data)
+    std::vector<std::int64_t> stageWidths;
     int trainMultiple = 1;               // K models, indices firstIndex .. firstIndex + K - 1, seed = seed + index
     int firstIndex = 0;
     // one-sided training (CelebA): drop training images whose `oneSidedTarget` label is 0 (positive) or 1 (negative)
