@@ -2,6 +2,11 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+#include <QSettings>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -22,8 +27,11 @@
 
 #include "AttentionPanel.h"
 #include "BwrColorMap.h"
+#include "StudyExplorer.h"
 #include "RelevanceJob.h"
 #include "TrainingPanel.h"
+#include "attention/AttentionStudy.h"
+#include "common/Error.h"
 #include "explain/RelevanceExport.h"
 
 namespace biasscope::ui {
@@ -70,6 +78,31 @@ void MainWindow::buildUi() {
     tb->addAction("Open weights file…", this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, "Open weights", {}, "Weights (*.safetensors *.pth *.bin)");
         if (!p.isEmpty()) openModel(p);
+    });
+    tb->addAction("Open project…", this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, "Open project", {}, "BiasScope project (*.biasscope.json *.json)");
+        if (p.isEmpty()) return;
+        try {
+            openProject(p);
+        } catch (const std::exception& e) {
+            QMessageBox::warning(this, "Open project", e.what());
+        }
+    });
+    tb->addAction("Save project…", this, [this] {
+        QString p = QFileDialog::getSaveFileName(this, "Save project", {}, "BiasScope project (*.biasscope.json)");
+        if (p.isEmpty()) return;
+        if (!p.endsWith(".json")) p += ".biasscope.json";
+        try {
+            saveProject(p);
+        } catch (const std::exception& e) {
+            QMessageBox::warning(this, "Save project", e.what());
+        }
+    });
+    tb->addAction("Open study store…", this, [this] {
+        const QString d = QFileDialog::getExistingDirectory(this, "Study store (output of study run)");
+        if (d.isEmpty()) return;
+        explorer_->openStore(d);
+        showTab(3);
     });
     tb->addAction("Open image…", this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, "Open image", {}, "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)");
@@ -180,6 +213,8 @@ void MainWindow::buildUi() {
     tabs_->addTab(training_, "Training");
     attention_ = new AttentionPanel;
     tabs_->addTab(attention_, "Attention-IoU");
+    explorer_ = new StudyExplorer;
+    tabs_->addTab(explorer_, "Study explorer");
     setCentralWidget(tabs_);
 
     progress_ = new QProgressBar;
@@ -208,6 +243,61 @@ void MainWindow::setBusy(bool busy) {
 bool MainWindow::busy() const { return job_->isRunning(); }
 
 void MainWindow::showTab(int index) { tabs_->setCurrentIndex(index); }
+int MainWindow::currentTab() const { return tabs_->currentIndex(); }
+
+void MainWindow::saveProject(const QString& path) const {
+    QJsonObject p;
+    p["format"] = "biasscope.project.v1";
+    p["tab"] = tabs_->currentIndex();
+    p["explorer"] = explorer_->saveState();
+    const auto a = attention_->request();
+    QJsonArray models;
+    for (const auto& m : a.models) models.append(QString::fromStdString(m));
+    p["attention"] = QJsonObject{{"dataset", QString::fromStdString(a.dataset)}, {"root", QString::fromStdString(a.root)}, {"models", models},
+                                 {"map", attention::mapLabel(a.map)},              {"score", a.score == attention::ScoreKind::Mask ? "mask" : "heatmap"},
+                                 {"attribute", QString::fromStdString(a.attribute)}, {"confounder", QString::fromStdString(a.confounder)},
+                                 {"split", QString::fromStdString(a.split)},         {"size", a.size},
+                                 {"out", QString::fromStdString(a.outDir)}};
+    p["relevance"] = QJsonObject{{"model", state_->modelPath}, {"image", state_->imagePath}, {"device", state_->device}};
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(p).toJson()) < 0 || !f.commit()) throw Error(path.toStdString() + ": could not write the project");
+    QSettings settings("BiasScope", "BiasScope");
+    QStringList recent = settings.value("recentProjects").toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    settings.setValue("recentProjects", recent.mid(0, 10));
+}
+
+void MainWindow::openProject(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) throw InputError(path.toStdString() + ": cannot open the project");
+    QJsonParseError err{};
+    const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
+    if (err.error != QJsonParseError::NoError || !doc.isObject()) throw InputError(path.toStdString() + ": not a project file (" + err.errorString().toStdString() + ")");
+    const QJsonObject p = doc.object();
+    if (p.value("format").toString() != "biasscope.project.v1") throw InputError(path.toStdString() + ": not a BiasScope project (format)");
+    const QJsonObject a = p.value("attention").toObject();
+    attention::AttentionRunOptions o;
+    o.dataset = a.value("dataset").toString("waterbirds").toStdString();
+    o.root = a.value("root").toString().toStdString();
+    for (const auto& m : a.value("models").toArray()) o.models.push_back(m.toString().toStdString());
+    const QString map = a.value("map").toString("GradCAM");
+    o.map = map == "AttnLRP" ? attention::MapKind::AttnLrp : map == "CPLRP" ? attention::MapKind::CpLrp : attention::MapKind::GradCam;
+    o.score = a.value("score").toString() == "heatmap" ? attention::ScoreKind::Heatmap : attention::ScoreKind::Mask;
+    o.attribute = a.value("attribute").toString().toStdString();
+    o.confounder = a.value("confounder").toString("Male").toStdString();
+    o.split = a.value("split").toString("test").toStdString();
+    o.size = a.value("size").toInt(224);
+    o.outDir = a.value("out").toString().toStdString();
+    attention_->setRequest(o);
+    const QJsonObject r = p.value("relevance").toObject();
+    if (!r.value("device").toString().isEmpty()) setDevice(r.value("device").toString());
+    if (!r.value("image").toString().isEmpty()) openImage(r.value("image").toString());
+    if (!r.value("model").toString().isEmpty()) openModel(r.value("model").toString());
+    const QJsonObject e = p.value("explorer").toObject();
+    if (!e.value("store").toString().isEmpty()) explorer_->restoreState(e);
+    tabs_->setCurrentIndex(p.value("tab").toInt(0));
+}
 
 void MainWindow::showError(const QString& message) {
     statusBar()->showMessage(message);

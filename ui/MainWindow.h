@@ -21,6 +21,7 @@ namespace biasscope::ui {
 class RelevanceJob;
 class TrainingPanel;
 class AttentionPanel;
+class StudyExplorer;
 struct RelevanceOutcome;
 struct ModelOutcome;
 
@@ -41,7 +42,14 @@ public:
     bool busy() const;
     TrainingPanel* trainingPanel() const { return training_; }
     AttentionPanel* attentionPanel() const { return attention_; }
-    void showTab(int index);  // 0 relevance, 1 training, 2 Attention-IoU
+    StudyExplorer* studyExplorer() const { return explorer_; }
+    void showTab(int index);  // 0 relevance, 1 training, 2 Attention-IoU, 3 study explorer
+    int currentTab() const;
+
+    // Project file (JSON): the open tab, the explorer's whole state (store, selection, view options)
+    // and the Attention-IoU form. Throws biasscope::Error naming the file.
+    void saveProject(const QString& path) const;
+    void openProject(const QString& path);  // the explorer reopens its store in the background
 
     // State for tests
     int targetCount() const;
@@ -71,6 +79,7 @@ private:
     QTabWidget* tabs_ = nullptr;
     TrainingPanel* training_ = nullptr;
     AttentionPanel* attention_ = nullptr;
+    StudyExplorer* explorer_ = nullptr;
     QComboBox *targetBox_ = nullptr, *ruleBox_ = nullptr, *readoutBox_ = nullptr, *siteBox_ = nullptr;
     QPushButton *computeButton_ = nullptr, *cancelButton_ = nullptr;
     QProgressBar* progress_ = nullptr;

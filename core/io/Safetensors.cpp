@@ -108,6 +108,21 @@ SafetensorsContents readSafetensors(const std::string& path) {
     return contents;
 }
 
+SafetensorsContents readSafetensorsSelected(const std::string& path, const std::vector<std::string>& names) {
+    MappedFile file(path);
+    SafetensorsHeader header = parseSafetensorsHeader(file.data(), file.size(), path);
+    SafetensorsContents contents;
+    contents.metadata = header.metadata;
+    for (const auto& name : names) {
+        const SafetensorsEntry* e = header.find(name);
+        if (!e) throw SafetensorsError(Kind::InvalidEntry, path, "no tensor '" + name + "'");
+        at::Tensor t = torch::empty(e->shape, torch::TensorOptions().dtype(toScalarType(e->dtype)));
+        if (e->end > e->begin) std::memcpy(t.data_ptr(), file.data() + header.dataOffset + e->begin, e->end - e->begin);
+        contents.tensors.emplace_back(name, std::move(t));
+    }
+    return contents;
+}
+
 void writeSafetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
     nlohmann::json header = nlohmann::json::object();

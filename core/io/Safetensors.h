@@ -20,6 +20,10 @@ struct SafetensorsContents {
 // the file and the problem.
 SafetensorsContents readSafetensors(const std::string& path);
 
+// Reads only the named tensors (and the metadata); a missing name throws SafetensorsError naming it.
+// Touches only those tensors' pages of the mapped file.
+SafetensorsContents readSafetensorsSelected(const std::string& path, const std::vector<std::string>& names);
+
 // Reads only the header (names, dtypes, shapes, metadata) without touching tensor data.
 SafetensorsHeader readSafetensorsHeader(const std::string& path);
 

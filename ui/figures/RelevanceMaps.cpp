@@ -99,7 +99,7 @@ double buildInputOverlayFigure(QCustomPlot& plot, const QString& title, const QI
     pix->bottomRight->setAxes(xa, ya);
     pix->topLeft->setCoords(0, 0);
     pix->bottomRight->setCoords(w, h);
-    pix->setScaled(true, Qt::IgnoreAspectRatio, Qt::FastTransformation);  // nearest: one model-input pixel = one block
+    pix->setScaled(true, Qt::IgnoreAspectRatio, o.smooth ? Qt::SmoothTransformation : Qt::FastTransformation);  // nearest: one model-input pixel = one block
     pix->setPixmap(QPixmap::fromImage(blended));
     // square input pixels at whatever size the figure is drawn (screen, PNG at any DPI, PDF, SVG):
     // the x range follows the laid-out axis rect; the connection ends with the rect

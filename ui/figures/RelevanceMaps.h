@@ -27,6 +27,7 @@ struct OverlayOptions {
     double percentile = 100.0;
     double alpha = 0.6;
     bool grayscale = true;  // image in grey so the heatmap colours stay legible
+    bool smooth = false;    // bilinear upsampling of the blended map on screen (default: nearest, one block per input pixel)
 };
 
 // The heatmap (h x w) blended over `rgb` (scaled to w x h; a null image = white background), axes in

@@ -1,0 +1,187 @@
+// The study explorer driven as a user would, on a real store (study run + analyze of a tiny ViT over
+// four sets): browse and filter images, relevance and neuron maps follow the selection, a neuron's
+// profile across all images equals the store's values, the significance table filters / sorts /
+// exports and its rows select label and layer everywhere, a project saved and opened again gives the
+// same state, a folder that is not a store is refused with nothing lost; screenshots of every view.
+#include <ATen/Parallel.h>
+#include <torch/types.h>
+
+#include "data/SyntheticImage.h"
+#include "io/ImageIO.h"
+#include "io/Safetensors.h"
+#include "study/StudyAnalysis.h"
+#include "study/StudyDefinition.h"
+#include "study/StudyRunner.h"
+#include "study/StudyStore.h"
+
+#include <QDir>
+#include <QSignalSpy>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+#include <filesystem>
+#include <fstream>
+
+#include "MainWindow.h"
+#include "StudyExplorer.h"
+#include "TableModels.h"
+
+using namespace biasscope;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kData = BIASSCOPE_TEST_DATA;
+
+// a store of the tiny ViT (ImageNet-like head + a 2-class "gender" head) over four sets of 10 images
+std::string makeStore(const fs::path& root) {
+    auto sd = io::readSafetensors(kData + "/tiny-vit/model.safetensors").tensors;
+    torch::manual_seed(2);
+    for (auto& [k, v] : sd) {
+        if (k == "classifier.weight") v = torch::randn({2, 32});
+        if (k == "classifier.bias") v = torch::zeros({2});
+    }
+    fs::create_directories(root / "models");
+    io::writeSafetensors((root / "models/gender.safetensors").string(), sd);
+    int seed = 0;
+    for (const std::string set : {"male", "female", "masked_male", "masked_female"}) {
+        fs::create_directories(root / set);
+        for (int i = 0; i < 10; ++i)
+            io::saveRgbImage((root / set / (set + std::to_string(i) + ".png")).string(), data::makeSyntheticImage(48, 48, static_cast<std::uint64_t>(++seed)));
+    }
+    std::ofstream(root / "study.json") << R"({"name": "tiny", "heads": [
+        {"name": "imagenet", "path": ")" << kData << R"(/tiny-vit"},
+        {"name": "gender", "path": "models/gender.safetensors", "config": ")" << kData << R"(/tiny-vit/config.json"}],
+      "targets": [{"name": "a", "head": "imagenet", "class": 1}, {"name": "b", "head": "imagenet", "class": 4},
+                  {"name": "gender_male", "head": "gender", "class": 1}, {"name": "gender_female", "head": "gender", "class": 0}],
+      "image_sets": [{"name": "male", "folder": "male", "condition": "unmasked", "reference_target": "gender_male"},
+                     {"name": "female", "folder": "female", "condition": "unmasked", "reference_target": "gender_female"},
+                     {"name": "masked_male", "folder": "masked_male", "condition": "masked", "reference_target": "gender_male"},
+                     {"name": "masked_female", "folder": "masked_female", "condition": "masked", "reference_target": "gender_female"}],
+      "sites": ["intermediate", "final"], "rule": "cp", "readout": "relevance",
+      "analysis": {"confidence_threshold": 0.0, "top_k": 3}})";
+    const auto study = study::readStudyDefinition((root / "study.json").string());
+    study::StudyRunOptions o;
+    o.outDir = (root / "store").string();
+    study::runStudy(study, o);
+    study::analyzeStudy(o.outDir, (root / "store/analysis").string(), {});
+    return o.outDir;
+}
+
+void shot(QWidget& w, const QString& name) {
+    QDir().mkpath(BIASSCOPE_SCREENSHOT_DIR);
+    QVERIFY(w.grab().save(QString(BIASSCOPE_SCREENSHOT_DIR) + "/" + name));
+}
+}  // namespace
+
+class TestStudyExplorer : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+    QString store_;
+
+private slots:
+    void initTestCase() {
+        at::set_num_threads(2);
+        store_ = QString::fromStdString(makeStore(fs::path(tmp_.path().toStdString())));
+    }
+
+    void browsesLinksAndRestores() {
+        ui::MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        w.showTab(3);
+        ui::StudyExplorer* e = w.studyExplorer();
+        QSignalSpy opened(e, &ui::StudyExplorer::storeOpened);
+        e->openStore(store_);
+        QVERIFY(opened.wait(30000));
+        QVERIFY(opened.takeFirst().at(0).toBool());
+        QCOMPARE(e->visibleImages(), 40);
+        QCOMPARE(e->currentImage(), 0);
+        const study::StudyStore store(store_.toStdString());
+
+        // filters: one set; a confidence floor hides exactly the images below it
+        e->setSetFilter("masked_female");
+        QCOMPARE(e->visibleImages(), 10);
+        e->setSetFilter("");
+        std::vector<double> conf;
+        for (const auto& im : store.images()) conf.push_back(im.confidence);
+        std::sort(conf.begin(), conf.end());
+        const double floor = conf[20];
+        e->setMinConfidence(floor);
+        QCOMPARE(e->visibleImages(), static_cast<int>(std::count_if(conf.begin(), conf.end(), [&](double c) { return c >= floor; })));
+        e->setMinConfidence(0);
+
+        // an image: the input heatmap, the neuron map and the tokens follow it
+        e->selectImage(13);
+        QCOMPARE(e->currentImage(), 13);
+        QVERIFY(e->heatLimit() > 0);
+
+        // a neuron: its value in all 40 images, equal to the store's normalised values
+        QSignalSpy ready(e, &ui::StudyExplorer::neuronReady);
+        e->selectNeuron(1, 7);
+        QVERIFY(ready.wait(30000));
+        QCOMPARE(e->profilePoints(), 40);
+        const auto p = store.neuron(e->currentTarget().toStdString(), e->currentSite().toStdString(), 1, 7);
+        const at::Tensor direct = store.normalisedNeurons(13, e->currentTarget().toStdString(), e->currentSite().toStdString());
+        QCOMPARE(p.value[13], direct[1][7].item<float>());
+        QVERIFY(e->topKImages() >= 0 && e->topKImages() <= 40);
+        shot(w, "explorer.png");
+
+        // significance table: all tests at q <= 1, sortable, filterable, exportable
+        e->significance()->setMaxQ(1.0);
+        const int all = e->significanceRows();
+        QVERIFY(all > 0);
+        e->significance()->setLayer(1);
+        QVERIFY(e->significanceRows() < all);
+        QVERIFY(e->significance()->toLatex().contains("\\toprule"));
+        QCOMPARE(e->significance()->toCsv().count('\n'), e->significanceRows() + 1);
+        e->significance()->setLayer(-1);
+
+        // linked selection: label, site and layer everywhere
+        e->selectLabelLayer("b", "final", 0);
+        QCOMPARE(e->currentTarget(), QString("b"));
+        QCOMPARE(e->currentSite(), QString("final"));
+        QCOMPARE(e->currentLayer(), 0);
+        for (int r = 0; r < e->significanceRows(); ++r) {
+            const QString row = e->significance()->data(e->significance()->index(r, 4)).toString() + e->significance()->data(e->significance()->index(r, 5)).toString();
+            QVERIFY2(row.contains("b"), qPrintable(row));
+        }
+        e->analysisTabs()->setCurrentIndex(2);
+        shot(w, "explorer-similarity.png");
+        e->analysisTabs()->setCurrentIndex(1);
+        shot(w, "explorer-consistency.png");
+        e->analysisTabs()->setCurrentIndex(0);
+        shot(w, "explorer-significance.png");
+
+        // project: save, open in a fresh window, same state
+        e->selectImage(27);
+        e->selectNeuron(0, 3);
+        QVERIFY(ready.wait(30000));
+        const QString project = tmp_.filePath("p.biasscope.json");
+        w.saveProject(project);
+        ui::MainWindow w2;
+        w2.resize(1400, 900);
+        QSignalSpy opened2(w2.studyExplorer(), &ui::StudyExplorer::storeOpened);
+        QSignalSpy ready2(w2.studyExplorer(), &ui::StudyExplorer::neuronReady);
+        w2.openProject(project);
+        QVERIFY(opened2.wait(30000));
+        QVERIFY(ready2.count() > 0 || ready2.wait(30000));
+        ui::StudyExplorer* e2 = w2.studyExplorer();
+        QCOMPARE(w2.currentTab(), 3);
+        QCOMPARE(e2->currentImage(), 27);
+        QCOMPARE(e2->currentTarget(), QString("b"));
+        QCOMPARE(e2->currentSite(), QString("final"));
+        QCOMPARE(e2->currentLayer(), e->currentLayer());
+        QCOMPARE(e2->currentNeuron(), 3);
+        QCOMPARE(e2->saveState(), e->saveState());
+
+        // a folder that is not a store: refused, the open store stays
+        e->openStore(tmp_.path());
+        QVERIFY(opened.wait(30000));
+        QVERIFY(!opened.takeFirst().at(0).toBool());
+        QCOMPARE(e->storeDir(), store_);
+        QCOMPARE(e->visibleImages(), 40);
+    }
+};
+
+QTEST_MAIN(TestStudyExplorer)
+#include "TestStudyExplorer.moc"

@@ -1,0 +1,990 @@
+#include "StudyExplorer.h"
+
+#include <QAbstractListModel>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QImageReader>
+#include <QJsonArray>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListView>
+#include <QListWidget>
+#include <QPainter>
+#include <QPointer>
+#include <QPushButton>
+#include <QSaveFile>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTextStream>
+#include <QThreadPool>
+#include <QVBoxLayout>
+#include <QtConcurrent>
+#include <cmath>
+#include <set>
+#include <qcustomplot.h>
+
+#include <torch/types.h>
+
+#include "BwrColorMap.h"
+#include "TableModels.h"
+#include "attention/GradCam.h"  // inferTokenGrid
+#include "common/Error.h"
+#include "figures/ConsistencyFigure.h"
+#include "figures/RelevanceMaps.h"
+#include "figures/SimilarityHeatmap.h"
+#include "study/StudyStore.h"
+
+namespace biasscope::ui {
+
+// ---- the image grid: filtered store images, thumbnails decoded in the thread pool ----
+class ImageListModel : public QAbstractListModel {
+public:
+    explicit ImageListModel(QObject* parent) : QAbstractListModel(parent) {}
+    void setStore(std::shared_ptr<study::StudyStore> s, double threshold) {
+        beginResetModel();
+        store_ = std::move(s);
+        threshold_ = threshold;
+        thumbs_.clear();
+        pending_.clear();
+        refilter();
+        endResetModel();
+    }
+    void setFilter(const QString& set, double minConfidence, double threshold) {
+        beginResetModel();
+        set_ = set;
+        min_ = minConfidence;
+        threshold_ = threshold;
+        refilter();
+        endResetModel();
+    }
+    int rowCount(const QModelIndex& p = {}) const override { return p.isValid() ? 0 : static_cast<int>(rows_.size()); }
+    int storeIndex(int row) const { return row >= 0 && row < static_cast<int>(rows_.size()) ? rows_[static_cast<std::size_t>(row)] : -1; }
+    int rowOf(int storeIndex) const {
+        const auto it = std::find(rows_.begin(), rows_.end(), storeIndex);
+        return it == rows_.end() ? -1 : static_cast<int>(it - rows_.begin());
+    }
+    QVariant data(const QModelIndex& index, int role) const override {
+        const int i = storeIndex(index.row());
+        if (i < 0) return {};
+        const auto& im = store_->images()[static_cast<std::size_t>(i)];
+        if (role == Qt::DisplayRole) return QString("%1\n%2 %3").arg(QString::fromStdString(im.stem)).arg(QString::fromStdString(im.set)).arg(im.confidence, 0, 'f', 2);
+        if (role == Qt::ToolTipRole)
+            return QString("%1\nset %2 (%3)\nconfidence %4 (%5 the threshold %6)")
+                .arg(QString::fromStdString(im.imageFile), QString::fromStdString(im.set), QString::fromStdString(im.condition))
+                .arg(im.confidence, 0, 'f', 4)
+                .arg(im.confidence >= threshold_ ? "passes" : "below")
+                .arg(threshold_);
+        if (role == Qt::DecorationRole) return thumbnail(i, im.imageFile, im.confidence >= threshold_);
+        return {};
+    }
+
+private:
+    void refilter() {
+        rows_.clear();
+        if (!store_) return;
+        for (std::size_t i = 0; i < store_->images().size(); ++i) {
+            const auto& im = store_->images()[i];
+            if ((set_.isEmpty() || QString::fromStdString(im.set) == set_) && im.confidence >= min_) rows_.push_back(static_cast<int>(i));
+        }
+    }
+    QPixmap thumbnail(int i, const std::string& file, bool passes) const {
+        auto it = thumbs_.find(i);
+        if (it != thumbs_.end()) {
+            QPixmap p = it->second;  // the badge: a green or grey bar (passes the confidence threshold or not)
+            QPainter painter(&p);
+            painter.fillRect(0, p.height() - 5, p.width(), 5, passes ? QColor(40, 160, 70) : QColor(150, 150, 150));
+            return p;
+        }
+        if (!pending_.count(i)) {
+            pending_.insert(i);
+            QPointer<QAbstractListModel> self(const_cast<ImageListModel*>(this));
+            const QString path = QString::fromStdString(file);
+            (void)QtConcurrent::run([self, i, path] {
+                QImageReader reader(path);
+                QSize s = reader.size();
+                if (s.isValid()) reader.setScaledSize(s.scaled(72, 72, Qt::KeepAspectRatio));
+                QImage img = reader.read();
+                if (img.isNull()) {
+                    img = QImage(72, 72, QImage::Format_RGB32);
+                    img.fill(QColor(230, 200, 200));  // unreadable: a pink tile, the tooltip names the file
+                }
+                QMetaObject::invokeMethod(self, [self, i, img] {
+                    if (!self) return;
+                    auto* m = static_cast<ImageListModel*>(self.data());
+                    m->thumbs_[i] = QPixmap::fromImage(img);
+                    const int row = m->rowOf(i);
+                    if (row >= 0) emit m->dataChanged(m->index(row), m->index(row), {Qt::DecorationRole});
+                }, Qt::QueuedConnection);
+            });
+        }
+        QPixmap blank(72, 72);
+        blank.fill(QColor(240, 240, 240));
+        return blank;
+    }
+
+    std::shared_ptr<study::StudyStore> store_;
+    std::vector<int> rows_;
+    QString set_;
+    double min_ = 0, threshold_ = 0.9;
+    mutable std::map<int, QPixmap> thumbs_;
+    mutable std::set<int> pending_;
+};
+
+namespace {
+
+QCPAxisRect* firstRect(QCustomPlot* p) {
+    const auto rects = p->axisRects();
+    return rects.isEmpty() ? nullptr : rects.first();
+}
+
+std::vector<float> toVector(const at::Tensor& t) {
+    const at::Tensor c = t.to(torch::kFloat32).contiguous();
+    return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+}  // namespace
+
+StudyExplorer::StudyExplorer(QWidget* parent) : QWidget(parent), generation_(std::make_shared<int>(0)) {
+    auto* outer = new QVBoxLayout(this);
+    // ---- controls ----
+    auto* bar = new QHBoxLayout;
+    auto* openButton = new QPushButton("Open store…");
+    connect(openButton, &QPushButton::clicked, this, [this] {
+        const QString d = QFileDialog::getExistingDirectory(this, "Study store (output of study run)");
+        if (!d.isEmpty()) openStore(d);
+    });
+    setBox_ = new QComboBox;
+    setBox_->addItem("all sets", QString());
+    minConfBox_ = new QDoubleSpinBox;
+    minConfBox_->setRange(0, 1);
+    minConfBox_->setSingleStep(0.05);
+    minConfBox_->setDecimals(2);
+    minConfBox_->setToolTip("show images with at least this confidence");
+    targetBox_ = new QComboBox;
+    targetBox_->setMinimumContentsLength(12);
+    siteBox_ = new QComboBox;
+    layerSlider_ = new QSlider(Qt::Horizontal);
+    layerSlider_->setRange(0, 0);
+    layerSlider_->setMaximumWidth(140);
+    layerLabel_ = new QLabel("layer 0");
+    for (auto [label, w] : std::initializer_list<std::pair<const char*, QWidget*>>{
+             {"", openButton}, {"Set", setBox_}, {"min conf.", minConfBox_}, {"Target", targetBox_}, {"Site", siteBox_}, {"", layerSlider_}, {"", layerLabel_}}) {
+        if (*label) bar->addWidget(new QLabel(label));
+        bar->addWidget(w);
+    }
+    bar->addStretch();
+    outer->addLayout(bar);
+    auto* bar2 = new QHBoxLayout;
+    limitsBox_ = new QComboBox;
+    limitsBox_->addItem("per-image limits", "image");
+    limitsBox_->addItem("per-set limits", "set");
+    limitsBox_->addItem("fixed limit", "fixed");
+    fixedLimitBox_ = new QDoubleSpinBox;
+    fixedLimitBox_->setRange(1e-9, 1e9);
+    fixedLimitBox_->setDecimals(6);
+    fixedLimitBox_->setValue(1.0);
+    percentileBox_ = new QDoubleSpinBox;
+    percentileBox_->setRange(50, 100);
+    percentileBox_->setValue(99.5);
+    percentileBox_->setSuffix(" %");
+    percentileBox_->setToolTip("symmetric limit = this percentile of |relevance| (clips outliers)");
+    alphaSlider_ = new QSlider(Qt::Horizontal);
+    alphaSlider_->setRange(0, 100);
+    alphaSlider_->setValue(60);
+    alphaSlider_->setMaximumWidth(100);
+    grayBox_ = new QCheckBox("grey image");
+    grayBox_->setChecked(true);
+    smoothBox_ = new QCheckBox("bilinear");
+    topKBox_ = new QSpinBox;
+    topKBox_->setRange(1, 100);
+    topKBox_->setValue(5);
+    for (auto [label, w] : std::initializer_list<std::pair<const char*, QWidget*>>{{"", limitsBox_},
+                                                                                  {"", fixedLimitBox_},
+                                                                                  {"clip", percentileBox_},
+                                                                                  {"alpha", alphaSlider_},
+                                                                                  {"", grayBox_},
+                                                                                  {"", smoothBox_},
+                                                                                  {"top-k", topKBox_}}) {
+        if (*label) bar2->addWidget(new QLabel(label));
+        bar2->addWidget(w);
+    }
+    cursorLabel_ = new QLabel;
+    cursorLabel_->setMinimumWidth(260);
+    bar2->addWidget(cursorLabel_);
+    bar2->addStretch();
+    outer->addLayout(bar2);
+
+    // ---- browser | relevance + neurons | profile ----
+    auto* vsplit = new QSplitter(Qt::Vertical);
+    auto* split = new QSplitter(Qt::Horizontal);
+    images_ = new ImageListModel(this);
+    imageView_ = new QListView;
+    imageView_->setModel(images_);
+    imageView_->setViewMode(QListView::IconMode);
+    imageView_->setUniformItemSizes(true);  // virtualised layout: only visible items are measured and drawn
+    imageView_->setIconSize(QSize(72, 72));
+    imageView_->setGridSize(QSize(96, 118));
+    imageView_->setResizeMode(QListView::Adjust);
+    imageView_->setMovement(QListView::Static);
+    imageView_->setWordWrap(true);
+    imageView_->setMinimumWidth(230);
+    split->addWidget(imageView_);
+    auto* centre = new QWidget;
+    auto* cl = new QGridLayout(centre);
+    cl->setContentsMargins(0, 0, 0, 0);
+    relevancePlot_ = new QCustomPlot;
+    relevancePlot_->setMinimumSize(300, 260);
+    tokenPlot_ = new QCustomPlot;
+    tokenPlot_->setMinimumSize(220, 220);
+    neuronPlot_ = new QCustomPlot;
+    neuronPlot_->setMinimumSize(300, 180);
+    cl->addWidget(relevancePlot_, 0, 0);
+    cl->addWidget(tokenPlot_, 0, 1);
+    cl->addWidget(neuronPlot_, 1, 0, 1, 2);
+    split->addWidget(centre);
+    auto* right = new QWidget;
+    auto* rl = new QVBoxLayout(right);
+    rl->setContentsMargins(0, 0, 0, 0);
+    profilePlot_ = new QCustomPlot;
+    profilePlot_->setMinimumSize(260, 220);
+    rl->addWidget(profilePlot_, 2);
+    rl->addWidget(new QLabel("Images with the neuron in their top-k (click to open):"));
+    topKList_ = new QListWidget;
+    rl->addWidget(topKList_, 1);
+    split->addWidget(right);
+    split->setStretchFactor(1, 2);
+    vsplit->addWidget(split);
+
+    // ---- analysis tabs ----
+    analysisTabs_ = new QTabWidget;
+    auto* sigTab = new QWidget;
+    auto* sl = new QVBoxLayout(sigTab);
+    auto* sigBar = new QHBoxLayout;
+    maxQBox_ = new QDoubleSpinBox;
+    maxQBox_->setRange(0, 1);
+    maxQBox_->setDecimals(3);
+    maxQBox_->setSingleStep(0.01);
+    maxQBox_->setValue(0.05);
+    tableLayerBox_ = new QSpinBox;
+    tableLayerBox_->setRange(-1, 999);
+    tableLayerBox_->setValue(-1);
+    tableLayerBox_->setSpecialValueText("all layers");
+    searchEdit_ = new QLineEdit;
+    searchEdit_->setPlaceholderText("search label / set");
+    auto* csvButton = new QPushButton("Export CSV…");
+    auto* texButton = new QPushButton("Export LaTeX…");
+    sigBar->addWidget(new QLabel("q ≤"));
+    sigBar->addWidget(maxQBox_);
+    sigBar->addWidget(new QLabel("layer"));
+    sigBar->addWidget(tableLayerBox_);
+    sigBar->addWidget(searchEdit_, 1);
+    sigBar->addWidget(csvButton);
+    sigBar->addWidget(texButton);
+    sl->addLayout(sigBar);
+    sigModel_ = new CsvTableModel(this);
+    sigFilter_ = new TableFilter(this);
+    sigFilter_->setSourceModel(sigModel_);
+    sigFilter_->setMaxQ(0.05);
+    sigView_ = new QTableView;
+    sigView_->setModel(sigFilter_);
+    sigView_->setSortingEnabled(true);
+    sigView_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    sigView_->setSelectionMode(QAbstractItemView::SingleSelection);
+    sigView_->verticalHeader()->setDefaultSectionSize(20);
+    sl->addWidget(sigView_);
+    analysisTabs_->addTab(sigTab, "Significance");
+    consistencyPlot_ = new QCustomPlot;
+    analysisTabs_->addTab(consistencyPlot_, "Consistency");
+    auto* simTab = new QWidget;
+    auto* siml = new QVBoxLayout(simTab);
+    auto* simBar = new QHBoxLayout;
+    simSetBox_ = new QComboBox;
+    styleBox_ = new QComboBox;
+    styleBox_->addItem("hide non-significant (published)", "hide");
+    styleBox_->addItem("fade non-significant", "fade");
+    styleBox_->addItem("outline significant", "outline");
+    semBox_ = new QCheckBox("SEM instead of mean");
+    simBar->addWidget(new QLabel("Set"));
+    simBar->addWidget(simSetBox_);
+    simBar->addWidget(styleBox_);
+    simBar->addWidget(semBox_);
+    simBar->addStretch();
+    siml->addLayout(simBar);
+    similarityPlot_ = new QCustomPlot;
+    siml->addWidget(similarityPlot_, 1);
+    analysisTabs_->addTab(simTab, "Similarity");
+    vsplit->addWidget(analysisTabs_);
+    vsplit->setStretchFactor(0, 3);
+    vsplit->setStretchFactor(1, 2);
+    outer->addWidget(vsplit, 1);
+    status_ = new QLabel("Open a study store (the output folder of `study run`; `study analyze` adds the tables).");
+    status_->setWordWrap(true);
+    outer->addWidget(status_);
+
+    // ---- wiring ----
+    connect(imageView_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex& cur) {
+        const int i = images_->storeIndex(cur.row());
+        if (i >= 0 && i != image_) selectImage(i);
+    });
+    connect(setBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { setSetFilter(setBox_->currentData().toString()); });
+    connect(minConfBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double v) { setMinConfidence(v); });
+    connect(targetBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        if (!store_) return;
+        requestSetLimit();
+        redrawAll();
+        if (neuron_ >= 0) selectNeuron(neuronLayer_, neuron_);
+        emit selectionChanged();
+    });
+    connect(siteBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        if (!store_) return;
+        redrawNeuronMap();
+        redrawTokens();
+        redrawSimilarity();
+        if (neuron_ >= 0) selectNeuron(neuronLayer_, neuron_);
+        emit selectionChanged();
+    });
+    connect(layerSlider_, &QSlider::valueChanged, this, [this](int l) {
+        layerLabel_->setText(QString("layer %1").arg(l));
+        redrawTokens();
+        emit selectionChanged();
+    });
+    for (auto* w : {limitsBox_}) connect(w, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        requestSetLimit();
+        redrawRelevance();
+    });
+    connect(fixedLimitBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this] { redrawRelevance(); });
+    connect(percentileBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this] {
+        setLimits_.clear();
+        requestSetLimit();
+        redrawRelevance();
+    });
+    connect(alphaSlider_, &QSlider::valueChanged, this, [this] { redrawRelevance(); });
+    connect(grayBox_, &QCheckBox::toggled, this, [this] { redrawRelevance(); });
+    connect(smoothBox_, &QCheckBox::toggled, this, [this] { redrawRelevance(); });
+    connect(topKBox_, qOverload<int>(&QSpinBox::valueChanged), this, [this] { redrawProfile(); });
+    connect(maxQBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), sigFilter_, &TableFilter::setMaxQ);
+    connect(tableLayerBox_, qOverload<int>(&QSpinBox::valueChanged), sigFilter_, &TableFilter::setLayer);
+    connect(searchEdit_, &QLineEdit::textChanged, sigFilter_, &TableFilter::setSearch);
+    auto exportTable = [this](bool latex) {
+        const QString p = QFileDialog::getSaveFileName(this, "Export table", {}, latex ? "LaTeX (*.tex)" : "CSV (*.csv)");
+        if (p.isEmpty()) return;
+        QSaveFile f(p);
+        if (f.open(QIODevice::WriteOnly)) {
+            QTextStream(&f) << (latex ? sigFilter_->toLatex() : sigFilter_->toCsv());
+            status_->setText(f.commit() ? "Wrote " + p : "Could not write " + p);
+        }
+    };
+    connect(csvButton, &QPushButton::clicked, this, [exportTable] { exportTable(false); });
+    connect(texButton, &QPushButton::clicked, this, [exportTable] { exportTable(true); });
+    connect(sigView_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& cur) {
+        if (!cur.isValid()) return;
+        const int row = sigFilter_->mapToSource(cur).row();
+        const int lc = sigModel_->column("label1") >= 0 ? sigModel_->column("label1") : sigModel_->column("label");
+        if (lc < 0) return;
+        selectLabelLayer(sigModel_->cell(row, lc), sigModel_->cell(row, sigModel_->column("site")), sigModel_->cell(row, sigModel_->column("layer")).toInt());
+    });
+    connect(simSetBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawSimilarity(); });
+    connect(styleBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawSimilarity(); });
+    connect(semBox_, &QCheckBox::toggled, this, [this] { redrawSimilarity(); });
+    connect(topKList_, &QListWidget::itemActivated, this, [this](QListWidgetItem* it) { selectImage(it->data(Qt::UserRole).toInt()); });
+    connect(topKList_, &QListWidget::itemClicked, this, [this](QListWidgetItem* it) { selectImage(it->data(Qt::UserRole).toInt()); });
+    // clicks on the maps
+    connect(neuronPlot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
+        auto* r = firstRect(neuronPlot_);
+        if (!r || !r->rect().contains(e->pos())) return;
+        const int f = static_cast<int>(std::lround(r->axis(QCPAxis::atBottom)->pixelToCoord(e->pos().x())));
+        const int l = static_cast<int>(std::lround(r->axis(QCPAxis::atLeft)->pixelToCoord(e->pos().y())));
+        selectNeuron(l, f);
+    });
+    connect(similarityPlot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {
+        auto* r = firstRect(similarityPlot_);
+        if (!r || !r->rect().contains(e->pos()) || !store_) return;
+        const int layer = static_cast<int>(std::lround(r->axis(QCPAxis::atBottom)->pixelToCoord(e->pos().x())));
+        const int rowFromBottom = static_cast<int>(std::lround(r->axis(QCPAxis::atLeft)->pixelToCoord(e->pos().y())));
+        const QStringList labels = similarityPlot_->property("labels").toStringList();
+        const int row = labels.size() - 1 - rowFromBottom;
+        if (row >= 0 && row < labels.size()) selectLabelLayer(labels[row], siteBox_->currentText(), layer);
+    });
+    connect(relevancePlot_, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
+        auto* r = firstRect(relevancePlot_);
+        if (!r || heat_.empty()) return;
+        const int x = static_cast<int>(std::floor(r->axis(QCPAxis::atBottom)->pixelToCoord(e->pos().x())));
+        const int y = static_cast<int>(std::floor(r->axis(QCPAxis::atLeft)->pixelToCoord(e->pos().y())));
+        if (x < 0 || y < 0 || x >= heatW_ || y >= heatH_) return;
+        cursor_ = QString("pixel (%1, %2): relevance %3 (limit ±%4)").arg(x).arg(y).arg(heat_[static_cast<std::size_t>(y * heatW_ + x)], 0, 'g', 4).arg(heatLimit_, 0, 'g', 3);
+        cursorLabel_->setText(cursor_);
+    });
+}
+
+StudyExplorer::~StudyExplorer() { ++*generation_; }
+
+QString StudyExplorer::storeDir() const { return store_ ? QString::fromStdString(store_->dir()) : QString(); }
+
+void StudyExplorer::openStore(const QString& dir) {
+    status_->setText("Reading " + dir + " …");
+    const int gen = ++*generation_;
+    auto g = generation_;
+    auto* watcher = new QFutureWatcher<std::pair<std::shared_ptr<study::StudyStore>, QString>>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, gen, g] {
+        const auto r = watcher->result();
+        watcher->deleteLater();
+        if (*g != gen) return;  // superseded
+        onStoreLoaded(r.first, r.second);
+    });
+    watcher->setFuture(QtConcurrent::run([dir]() -> std::pair<std::shared_ptr<study::StudyStore>, QString> {
+        try {
+            return {std::make_shared<study::StudyStore>(dir.toStdString()), QString()};
+        } catch (const std::exception& e) {
+            return {nullptr, QString::fromStdString(e.what())};
+        }
+    }));
+}
+
+void StudyExplorer::onStoreLoaded(std::shared_ptr<study::StudyStore> store, const QString& error) {
+    if (!store) {
+        status_->setText("Could not open the store: " + error);  // what was open stays open
+        emit storeOpened(false);
+        return;
+    }
+    store_ = std::move(store);
+    setLimits_.clear();
+    image_ = neuron_ = neuronLayer_ = -1;
+    const auto& st = store_->study();
+    {
+        QSignalBlocker b1(setBox_), b2(targetBox_), b3(siteBox_), b4(minConfBox_), b5(simSetBox_), b6(layerSlider_);
+        setBox_->clear();
+        setBox_->addItem("all sets", QString());
+        simSetBox_->clear();
+        for (const auto& s : store_->setNames()) {
+            setBox_->addItem(QString::fromStdString(s), QString::fromStdString(s));
+            simSetBox_->addItem(QString::fromStdString(s));
+        }
+        targetBox_->clear();
+        for (const auto& t : store_->targetNames()) targetBox_->addItem(QString::fromStdString(t));
+        siteBox_->clear();
+        for (const auto& s : store_->siteNames()) siteBox_->addItem(QString::fromStdString(s));
+        minConfBox_->setValue(0);
+        const at::Tensor first = store_->tensor(0, store_->targetNames().front() + "/" + store_->siteNames().front());
+        layerSlider_->setRange(0, static_cast<int>(first.size(0)) - 1);
+        layerSlider_->setValue(static_cast<int>(first.size(0)) - 1);
+        layerLabel_->setText(QString("layer %1").arg(layerSlider_->value()));
+    }
+    images_->setStore(store_, st.confidenceThreshold);
+    loadAnalysis();
+    status_->setText(QString("%1: %2 images in %3 sets, %4 targets, sites %5; rule %6, readout %7.")
+                         .arg(QString::fromStdString(st.name))
+                         .arg(store_->images().size())
+                         .arg(st.sets.size())
+                         .arg(st.targets.size())
+                         .arg(QString::fromStdString([&] {
+                             std::string s;
+                             for (const auto& x : store_->siteNames()) s += (s.empty() ? "" : ", ") + x;
+                             return s;
+                         }()))
+                         .arg(explain::toString(st.relevance.rule), explain::toString(st.relevance.readout)));
+    selectImage(0);
+    applyPendingState();
+    emit storeOpened(true);
+}
+
+void StudyExplorer::loadAnalysis() {
+    const QString dir = QString::fromStdString(store_->dir()) + "/analysis";
+    const QString tests = dir + "/ttests.csv";
+    if (QFileInfo::exists(tests)) {
+        try {
+            sigModel_->load(tests);
+        } catch (const std::exception& e) {
+            sigModel_->setRows({"error"}, {{QString::fromUtf8(e.what())}});
+        }
+    } else {
+        sigModel_->setRows({"note"}, {{"no " + tests + ": run `biasscope-cli study analyze " + QString::fromStdString(store_->dir()) + "`"}});
+    }
+    sigView_->resizeColumnsToContents();
+    redrawConsistency();
+    redrawSimilarity();
+}
+
+void StudyExplorer::setSetFilter(const QString& set) {
+    if (setBox_->currentData().toString() != set) {
+        QSignalBlocker b(setBox_);
+        setBox_->setCurrentIndex(std::max(0, setBox_->findData(set)));
+    }
+    if (!store_) return;
+    images_->setFilter(set, minConfBox_->value(), store_->study().confidenceThreshold);
+    const int row = images_->rowOf(image_);
+    if (row >= 0) imageView_->setCurrentIndex(images_->index(row));
+}
+
+void StudyExplorer::setMinConfidence(double c) {
+    if (std::abs(minConfBox_->value() - c) > 1e-12) {
+        QSignalBlocker b(minConfBox_);
+        minConfBox_->setValue(c);
+    }
+    setSetFilter(setBox_->currentData().toString());
+}
+
+void StudyExplorer::selectImage(int i) {
+    if (!store_ || i < 0 || i >= static_cast<int>(store_->images().size())) return;
+    image_ = i;
+    const int row = images_->rowOf(i);
+    if (row >= 0 && imageView_->currentIndex().row() != row) {
+        QSignalBlocker b(imageView_->selectionModel());
+        imageView_->setCurrentIndex(images_->index(row));
+    }
+    requestSetLimit();
+    redrawRelevance();
+    redrawTokens();
+    redrawNeuronMap();
+    redrawProfile();
+    emit selectionChanged();
+}
+
+void StudyExplorer::selectTarget(const QString& t) {
+    const int i = targetBox_->findText(t);
+    if (i >= 0) targetBox_->setCurrentIndex(i);
+}
+
+void StudyExplorer::selectSite(const QString& s) {
+    const int i = siteBox_->findText(s);
+    if (i >= 0) siteBox_->setCurrentIndex(i);
+}
+
+void StudyExplorer::selectLayer(int l) { layerSlider_->setValue(l); }
+
+QString StudyExplorer::currentTarget() const { return targetBox_->currentText(); }
+QString StudyExplorer::currentSite() const { return siteBox_->currentText(); }
+int StudyExplorer::currentLayer() const { return layerSlider_->value(); }
+int StudyExplorer::visibleImages() const { return images_->rowCount(); }
+int StudyExplorer::topKImages() const { return topKList_->count(); }
+QString StudyExplorer::cursorText() const { return cursor_; }
+int StudyExplorer::significanceRows() const { return sigFilter_->rowCount(); }
+
+void StudyExplorer::selectLabelLayer(const QString& label, const QString& site, int layer) {
+    if (!site.isEmpty()) selectSite(site);
+    selectTarget(label);
+    selectLayer(layer);
+    {
+        QSignalBlocker b(searchEdit_);
+        searchEdit_->setText(label);
+    }
+    sigFilter_->setSearch(label);
+    {
+        QSignalBlocker b(tableLayerBox_);
+        tableLayerBox_->setValue(layer);
+    }
+    sigFilter_->setLayer(layer);
+    similarityPlot_->setProperty("selectedLabel", label);
+    similarityPlot_->setProperty("selectedLayer", layer);
+    redrawSimilarity();
+    emit selectionChanged();
+}
+
+void StudyExplorer::requestSetLimit() {
+    if (!store_ || image_ < 0 || limitsBox_->currentData().toString() != "set") return;
+    const QString target = targetBox_->currentText();
+    const QString set = QString::fromStdString(store_->images()[static_cast<std::size_t>(image_)].set);
+    const QString key = target + "|" + set;
+    if (setLimits_.count(key)) return;
+    setLimits_[key] = 0;  // pending
+    const double pct = percentileBox_->value();
+    auto store = store_;
+    auto g = generation_;
+    const int gen = *g;
+    QPointer<StudyExplorer> self(this);
+    (void)QtConcurrent::run([store, target, set, pct, key, self, g, gen] {
+        std::vector<float> all;  // the set's heatmaps: one limit for all of them
+        for (std::size_t i = 0; i < store->images().size(); ++i)
+            if (QString::fromStdString(store->images()[i].set) == set) {
+                const auto v = toVector(store->tensor(i, target.toStdString() + "/input"));
+                all.insert(all.end(), v.begin(), v.end());
+            }
+        const double lim = symmetricLimit(all.data(), all.size(), pct);
+        QMetaObject::invokeMethod(self, [self, key, lim, g, gen] {
+            if (!self || *g != gen) return;
+            self->setLimits_[key] = lim;
+            self->redrawRelevance();
+        }, Qt::QueuedConnection);
+    });
+}
+
+void StudyExplorer::redrawRelevance() {
+    if (!store_ || image_ < 0) return;
+    const auto& im = store_->images()[static_cast<std::size_t>(image_)];
+    const std::string target = targetBox_->currentText().toStdString();
+    try {
+        const at::Tensor h = store_->tensor(static_cast<std::size_t>(image_), target + "/input");
+        heatH_ = static_cast<int>(h.size(0));
+        heatW_ = static_cast<int>(h.size(1));
+        heat_ = toVector(h);
+    } catch (const std::exception& e) {
+        status_->setText(e.what());
+        return;
+    }
+    QImage rgb(QString::fromStdString(im.imageFile));
+    OverlayOptions o;
+    const QString mode = limitsBox_->currentData().toString();
+    o.percentile = percentileBox_->value();
+    if (mode == "fixed") o.limit = fixedLimitBox_->value();
+    if (mode == "set") {
+        const auto it = setLimits_.find(targetBox_->currentText() + "|" + QString::fromStdString(im.set));
+        if (it != setLimits_.end() && it->second > 0) o.limit = it->second;
+    }
+    o.alpha = alphaSlider_->value() / 100.0;
+    o.grayscale = grayBox_->isChecked();
+    o.smooth = smoothBox_->isChecked();
+    const QString caption = rgb.isNull() ? "image file not found: " + QString::fromStdString(im.imageFile) + " (heatmap on white)" : QString();
+    heatLimit_ = buildInputOverlayFigure(*relevancePlot_, QString("%1 · %2 (%3, conf. %4)").arg(QString::fromStdString(im.stem), QString::fromStdString(target),
+                                                                                              QString::fromStdString(im.set))
+                                                              .arg(im.confidence, 0, 'f', 2),
+                                         rgb.isNull() ? QImage() : rgb.convertToFormat(QImage::Format_RGB32), heat_.data(), heatW_, heatH_, o, caption);
+}
+
+void StudyExplorer::redrawTokens() {
+    if (!store_ || image_ < 0) return;
+    const std::string key = targetBox_->currentText().toStdString() + "/" + siteBox_->currentText().toStdString() + "_tokens";
+    at::Tensor t;
+    try {
+        t = store_->tensor(static_cast<std::size_t>(image_), key);  // [layers, tokens]
+    } catch (const std::exception& e) {
+        tokenPlot_->clearPlottables();
+        tokenPlot_->replot();
+        return;
+    }
+    const int layer = std::clamp(layerSlider_->value(), 0, static_cast<int>(t.size(0)) - 1);
+    const at::Tensor row = t[layer].contiguous();
+    attention::TokenGrid g{};
+    try {
+        g = attention::inferTokenGrid(row.size(0), heatH_, heatW_, store_ && heatH_ > 0 ? [&] {
+            // patch size from the grid: input side / sqrt(patch tokens); try the common prefixes
+            for (std::int64_t prefix = 1; prefix >= 0; --prefix) {
+                const auto n = row.size(0) - prefix;
+                const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+                if (side * side == n && heatH_ % side == 0) return static_cast<std::int64_t>(heatH_ / side);
+            }
+            return std::int64_t{0};
+        }() : 0);
+    } catch (const std::exception&) {
+        g = attention::inferTokenGrid(row.size(0), 0, 0, 0);
+    }
+    LayerMap m;
+    m.layers = static_cast<int>(g.rows);
+    m.columns = static_cast<int>(g.cols);
+    const float* v = row.data_ptr<float>() + g.prefix;
+    for (std::int64_t r = g.rows - 1; r >= 0; --r)  // layer maps put row 0 at the bottom: flip so the grid reads like the image
+        for (std::int64_t c = 0; c < g.cols; ++c) m.values.push_back(v[r * g.cols + c]);
+    m.columnLabel = "patch column";
+    const bool allZero = std::all_of(m.values.begin(), m.values.end(), [](float x) { return x == 0.f; });
+    buildLayerMapFigure(*tokenPlot_, QString("Token relevance, layer %1 (%2 prefix token(s) not drawn: CLS %3)").arg(layer).arg(g.prefix).arg(g.prefix ? row[0].item<float>() : 0.f, 0, 'g', 3),
+                        m, 0, allZero ? QString("All patch tokens are 0 here: from the last block only the CLS token reaches the head.") : QString());
+    if (auto* r = firstRect(tokenPlot_)) r->axis(QCPAxis::atLeft)->setLabel("patch row (top = 0)");
+    tokenPlot_->replot();
+}
+
+void StudyExplorer::redrawNeuronMap() {
+    if (!store_ || image_ < 0) return;
+    at::Tensor n;
+    try {
+        n = store_->normalisedNeurons(static_cast<std::size_t>(image_), targetBox_->currentText().toStdString(), siteBox_->currentText().toStdString());
+    } catch (const std::exception& e) {
+        status_->setText(e.what());
+        return;
+    }
+    LayerMap m;
+    m.layers = static_cast<int>(n.size(0));
+    m.columns = static_cast<int>(n.size(1));
+    m.values = toVector(n);
+    m.columnLabel = "neuron (click: across images)";
+    buildLayerMapFigure(*neuronPlot_, QString("Neurons of %1 · %2 (per-layer abs-max normalised)").arg(targetBox_->currentText(), siteBox_->currentText()), m, 1.0,
+                        QString());
+    if (neuron_ >= 0) {
+        if (auto* r = firstRect(neuronPlot_)) {
+            auto* mark = new QCPItemRect(neuronPlot_);
+            mark->setClipAxisRect(r);
+            mark->topLeft->setAxes(r->axis(QCPAxis::atBottom), r->axis(QCPAxis::atLeft));
+            mark->bottomRight->setAxes(r->axis(QCPAxis::atBottom), r->axis(QCPAxis::atLeft));
+            mark->topLeft->setCoords(neuron_ - 0.5 - std::max(0.5, m.columns / 200.0), neuronLayer_ + 0.5);
+            mark->bottomRight->setCoords(neuron_ + 0.5 + std::max(0.5, m.columns / 200.0), neuronLayer_ - 0.5);
+            mark->setPen(QPen(Qt::black, 1.5));
+            neuronPlot_->replot();
+        }
+    }
+}
+
+void StudyExplorer::selectNeuron(int layer, int feature) {
+    if (!store_ || layer < 0 || feature < 0) return;
+    neuronLayer_ = layer;
+    neuron_ = feature;
+    redrawNeuronMap();
+    const std::string target = targetBox_->currentText().toStdString(), site = siteBox_->currentText().toStdString();
+    auto store = store_;
+    auto g = generation_;
+    const int gen = *g;
+    QPointer<StudyExplorer> self(this);
+    status_->setText(QString("Neuron %1 of layer %2: reading it in every image…").arg(feature).arg(layer));
+    (void)QtConcurrent::run([store, target, site, layer, feature, self, g, gen] {
+        std::shared_ptr<study::NeuronProfile> p;
+        QString error;
+        try {
+            p = std::make_shared<study::NeuronProfile>(store->neuron(target, site, layer, feature));
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        QMetaObject::invokeMethod(self, [self, p, error, g, gen, target, site, layer, feature] {
+            if (!self || *g != gen) return;
+            if (!p) {
+                self->status_->setText(error);
+                return;
+            }
+            if (self->targetBox_->currentText().toStdString() != target || self->siteBox_->currentText().toStdString() != site || self->neuron_ != feature ||
+                self->neuronLayer_ != layer)
+                return;  // the selection moved on
+            self->profile_ = p;
+            self->profileLabel_ = QString("Neuron %1, layer %2 in every image (%3, %4)").arg(feature).arg(layer).arg(QString::fromStdString(target), QString::fromStdString(site));
+            self->redrawProfile();
+            self->status_->setText(QString("Neuron %1 of layer %2 (%3, %4).").arg(feature).arg(layer).arg(QString::fromStdString(target), QString::fromStdString(site)));
+            emit self->neuronReady();
+        }, Qt::QueuedConnection);
+    });
+    emit selectionChanged();
+}
+
+void StudyExplorer::redrawProfile() {
+    profilePlot_->clearPlottables();
+    profilePlot_->clearItems();
+    topKList_->clear();
+    profilePoints_ = 0;
+    if (!store_ || !profile_ || neuron_ < 0) {
+        profilePlot_->replot();
+        return;
+    }
+    const auto sets = store_->setNames();
+    const auto& imgs = store_->images();
+    static const QColor colours[] = {QColor("#1f77b4"), QColor("#d62728"), QColor("#2ca02c"), QColor("#9467bd"), QColor("#ff7f0e"), QColor("#8c564b")};
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    for (std::size_t s = 0; s < sets.size(); ++s) {
+        QVector<double> x, y;
+        for (std::size_t i = 0; i < imgs.size(); ++i) {
+            if (imgs[i].set != sets[s]) continue;
+            const double jitter = (static_cast<double>((i * 2654435761u) % 1000) / 1000.0 - 0.5) * 0.5;  // deterministic
+            x << static_cast<double>(s) + jitter;
+            y << profile_->value[i];
+        }
+        auto* g = profilePlot_->addGraph();
+        g->setData(x, y);
+        g->setLineStyle(QCPGraph::lsNone);
+        const bool masked = store_->study().sets[s].condition == "masked";
+        const QColor c = colours[s % 6];
+        g->setScatterStyle(QCPScatterStyle(masked ? QCPScatterStyle::ssTriangle : QCPScatterStyle::ssDisc, c, masked ? Qt::white : c, 5));
+        g->setName(QString::fromStdString(sets[s]));
+        ticker->addTick(static_cast<double>(s), QString::fromStdString(sets[s]));
+        profilePoints_ += x.size();
+        // the set's mean as a bar
+        double m = 0;
+        for (double v : y) m += v;
+        if (!y.isEmpty()) {
+            auto* line = new QCPItemLine(profilePlot_);
+            line->start->setCoords(s - 0.35, m / y.size());
+            line->end->setCoords(s + 0.35, m / y.size());
+            line->setPen(QPen(Qt::black, 2));
+        }
+    }
+    profilePlot_->xAxis->setTicker(ticker);
+    profilePlot_->xAxis->setRange(-0.6, static_cast<double>(sets.size()) - 0.4);
+    profilePlot_->yAxis->setRange(-1.05, 1.05);
+    profilePlot_->yAxis->setLabel("normalised relevance");
+    profilePlot_->xAxis->setTickLabelRotation(30);
+    if (profilePlot_->plotLayout()->rowCount() < 2) {
+        profilePlot_->plotLayout()->insertRow(0);
+        profilePlot_->plotLayout()->addElement(0, 0, new QCPTextElement(profilePlot_, "", QFont("sans", 9, QFont::Bold)));
+    }
+    if (auto* title = qobject_cast<QCPTextElement*>(profilePlot_->plotLayout()->element(0, 0)))
+        title->setText(profileLabel_);
+    profilePlot_->replot();
+    // the images where it is in the top-k, best rank first
+    std::vector<std::size_t> hits;
+    for (std::size_t i = 0; i < profile_->rank.size(); ++i)
+        if (profile_->rank[i] <= topKBox_->value()) hits.push_back(i);
+    std::sort(hits.begin(), hits.end(), [&](auto a, auto b) { return profile_->rank[a] < profile_->rank[b]; });
+    for (auto i : hits) {
+        auto* it = new QListWidgetItem(QString("%1/%2: rank %3, value %4")
+                                           .arg(QString::fromStdString(imgs[i].set), QString::fromStdString(imgs[i].stem))
+                                           .arg(profile_->rank[i])
+                                           .arg(profile_->value[i], 0, 'f', 3));
+        it->setData(Qt::UserRole, static_cast<int>(i));
+        topKList_->addItem(it);
+    }
+}
+
+void StudyExplorer::redrawConsistency() {
+    const QString path = QString::fromStdString(store_->dir()) + "/analysis/consistency.csv";
+    CsvTableModel t;
+    std::vector<ConsistencySeries> series;
+    try {
+        if (!QFileInfo::exists(path)) throw InputError(path.toStdString() + " not found (run study analyze)");
+        t.load(path);
+        std::map<std::pair<QString, QString>, std::vector<double>> curves;
+        for (int r = 0; r < t.rowCount(); ++r) {
+            auto& c = curves[{t.cell(r, t.column("set")), t.cell(r, t.column("site"))}];
+            const int layer = t.cell(r, t.column("layer")).toInt();
+            if (static_cast<int>(c.size()) <= layer) c.resize(static_cast<std::size_t>(layer) + 1, 0);
+            c[static_cast<std::size_t>(layer)] = t.cell(r, t.column("consistency_percent")).toDouble();
+        }
+        static const QColor colours[] = {QColor("#1f77b4"), QColor("#d62728"), QColor("#2ca02c"), QColor("#9467bd")};
+        std::map<QString, int> setIndex;
+        for (const auto& [k, v] : curves) {
+            const int si = setIndex.emplace(k.first, static_cast<int>(setIndex.size())).first->second;
+            series.push_back({k.first + " · " + k.second, v, colours[si % 4], k.second == "final", k.second == "final"});
+        }
+        buildConsistencyFigure(*consistencyPlot_, "Consistency of the top-ranked neuron per layer", series,
+                               "From analysis/consistency.csv; block output ('final') dashed with squares, post-GELU solid.");
+    } catch (const std::exception& e) {
+        buildConsistencyFigure(*consistencyPlot_, "Consistency", {}, QString::fromUtf8(e.what()));
+    }
+}
+
+void StudyExplorer::redrawSimilarity() {
+    if (!store_) return;
+    const QString path = QString::fromStdString(store_->dir()) + "/analysis/similarity.csv";
+    LabelLayerGrid grid;
+    const QString set = simSetBox_->currentText(), site = siteBox_->currentText();
+    try {
+        if (!QFileInfo::exists(path)) throw InputError(path.toStdString() + " not found (run study analyze)");
+        CsvTableModel t;
+        t.load(path);
+        std::map<QString, std::map<int, std::pair<double, bool>>> cells;
+        std::map<QString, std::map<int, double>> sems;
+        for (int r = 0; r < t.rowCount(); ++r) {
+            if (t.cell(r, t.column("set")) != set || t.cell(r, t.column("site")) != site) continue;
+            const QString label = t.cell(r, t.column("label"));
+            const int layer = t.cell(r, t.column("layer")).toInt();
+            if (!grid.labels.contains(label)) grid.labels << label;
+            cells[label][layer] = {t.cell(r, t.column("mean")).toDouble(), t.cell(r, t.column("significant")) == "true"};
+            sems[label][layer] = t.cell(r, t.column("sem")).toDouble();
+            grid.layers = std::max(grid.layers, layer + 1);
+        }
+        if (grid.labels.isEmpty()) throw InputError("no similarity rows for set " + set.toStdString() + ", site " + site.toStdString());
+        for (const auto& l : grid.labels)
+            for (int k = 0; k < grid.layers; ++k) {
+                grid.values.push_back(semBox_->isChecked() ? sems[l][k] : cells[l][k].first);
+                grid.significant.push_back(cells[l][k].second);
+            }
+        const QString title = QString("%1 of the cosine similarity to the reference · %2 · %3").arg(semBox_->isChecked() ? "SEM" : "Mean", set, site);
+        if (semBox_->isChecked())
+            buildSemHeatmap(*similarityPlot_, title, grid, "Click a cell: that label and layer everywhere.");
+        else
+            buildSimilarityHeatmap(*similarityPlot_, title, grid, parseSignificanceStyle(styleBox_->currentData().toString()),
+                                   "q < 0.05 (BH) significant. Click a cell: that label and layer everywhere.");
+        similarityPlot_->setProperty("labels", grid.labels);
+        const QString selLabel = similarityPlot_->property("selectedLabel").toString();
+        const int row = grid.labels.indexOf(selLabel);
+        if (row >= 0) {
+            if (auto* r = firstRect(similarityPlot_)) {
+                const int layer = similarityPlot_->property("selectedLayer").toInt();
+                const double y = grid.labels.size() - 1 - row;
+                auto* mark = new QCPItemRect(similarityPlot_);
+                mark->setClipAxisRect(r);
+                mark->topLeft->setAxes(r->axis(QCPAxis::atBottom), r->axis(QCPAxis::atLeft));
+                mark->bottomRight->setAxes(r->axis(QCPAxis::atBottom), r->axis(QCPAxis::atLeft));
+                mark->topLeft->setCoords(layer - 0.5, y + 0.5);
+                mark->bottomRight->setCoords(layer + 0.5, y - 0.5);
+                mark->setPen(QPen(QColor(255, 170, 0), 2.5));
+                similarityPlot_->replot();
+            }
+        }
+    } catch (const std::exception& e) {
+        similarityPlot_->clearPlottables();
+        similarityPlot_->clearItems();
+        similarityPlot_->plotLayout()->clear();
+        similarityPlot_->plotLayout()->addElement(0, 0, new QCPTextElement(similarityPlot_, QString::fromUtf8(e.what()), QFont("sans", 9)));
+        similarityPlot_->replot();
+    }
+}
+
+void StudyExplorer::redrawAll() {
+    redrawRelevance();
+    redrawTokens();
+    redrawNeuronMap();
+    redrawProfile();
+}
+
+QJsonObject StudyExplorer::saveState() const {
+    QJsonObject s;
+    s["store"] = storeDir();
+    s["set_filter"] = setBox_->currentData().toString();
+    s["min_confidence"] = minConfBox_->value();
+    s["image"] = image_ >= 0 && store_ ? QString::fromStdString(store_->images()[static_cast<std::size_t>(image_)].set + "/" +
+                                                                 store_->images()[static_cast<std::size_t>(image_)].stem)
+                                       : QString();
+    s["target"] = currentTarget();
+    s["site"] = currentSite();
+    s["layer"] = currentLayer();
+    s["neuron"] = QJsonArray{neuronLayer_, neuron_};
+    s["limits"] = limitsBox_->currentData().toString();
+    s["fixed_limit"] = fixedLimitBox_->value();
+    s["percentile"] = percentileBox_->value();
+    s["alpha"] = alphaSlider_->value();
+    s["grayscale"] = grayBox_->isChecked();
+    s["bilinear"] = smoothBox_->isChecked();
+    s["top_k"] = topKBox_->value();
+    s["max_q"] = maxQBox_->value();
+    s["table_layer"] = tableLayerBox_->value();
+    s["search"] = searchEdit_->text();
+    s["similarity_set"] = simSetBox_->currentText();
+    s["significance_style"] = styleBox_->currentData().toString();
+    s["sem"] = semBox_->isChecked();
+    s["analysis_tab"] = analysisTabs_->currentIndex();
+    return s;
+}
+
+void StudyExplorer::restoreState(const QJsonObject& s) {
+    pendingState_ = s;
+    const QString store = s.value("store").toString();
+    if (!store.isEmpty() && store != storeDir()) {
+        openStore(store);  // the rest follows in applyPendingState()
+        return;
+    }
+    applyPendingState();
+}
+
+void StudyExplorer::applyPendingState() {
+    if (pendingState_.isEmpty() || !store_) return;
+    const QJsonObject s = pendingState_;
+    pendingState_ = {};
+    limitsBox_->setCurrentIndex(std::max(0, limitsBox_->findData(s.value("limits").toString("image"))));
+    fixedLimitBox_->setValue(s.value("fixed_limit").toDouble(1.0));
+    percentileBox_->setValue(s.value("percentile").toDouble(99.5));
+    alphaSlider_->setValue(s.value("alpha").toInt(60));
+    grayBox_->setChecked(s.value("grayscale").toBool(true));
+    smoothBox_->setChecked(s.value("bilinear").toBool(false));
+    topKBox_->setValue(s.value("top_k").toInt(5));
+    maxQBox_->setValue(s.value("max_q").toDouble(0.05));
+    styleBox_->setCurrentIndex(std::max(0, styleBox_->findData(s.value("significance_style").toString("hide"))));
+    semBox_->setChecked(s.value("sem").toBool(false));
+    simSetBox_->setCurrentText(s.value("similarity_set").toString());
+    analysisTabs_->setCurrentIndex(s.value("analysis_tab").toInt(0));
+    selectSite(s.value("site").toString());
+    selectTarget(s.value("target").toString());
+    selectLayer(s.value("layer").toInt());
+    setMinConfidence(s.value("min_confidence").toDouble(0));
+    setSetFilter(s.value("set_filter").toString());
+    const QString image = s.value("image").toString();
+    for (std::size_t i = 0; i < store_->images().size(); ++i)
+        if (QString::fromStdString(store_->images()[i].set + "/" + store_->images()[i].stem) == image) selectImage(static_cast<int>(i));
+    tableLayerBox_->setValue(s.value("table_layer").toInt(-1));
+    searchEdit_->setText(s.value("search").toString());
+    const QJsonArray n = s.value("neuron").toArray();
+    if (n.size() == 2 && n[1].toInt() >= 0) selectNeuron(n[0].toInt(), n[1].toInt());
+}
+
+}  // namespace biasscope::ui

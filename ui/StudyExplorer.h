@@ -1,0 +1,129 @@
+#pragma once
+// The study explorer: a study store (`study run`) and its analysis (`study analyze`) in one view.
+//   image browser: virtualised thumbnail grid of every set (thumbnails decoded in worker threads),
+//     confidence badge, filter by set and confidence, keyboard navigation;
+//   relevance: the input heatmap over the image (blue-white-red centred on 0; per-image, per-set or
+//     fixed symmetric limits; percentile clipping; alpha; grey background; nearest or bilinear),
+//     the value under the cursor, the layer's token relevance on the patch grid (layer slider);
+//   neurons: the layer x neuron map of the image; a click selects a neuron and shows its value in
+//     every image of every set (strip plot, by set and condition), its rank per image and the
+//     images where it is in the top-k;
+//   analysis: significance table (sortable; filter by q, layer, site; search; CSV / LaTeX export),
+//     consistency plot, similarity heatmap (hide / fade / outline, SEM), all linked: a table row or
+//     a heatmap cell selects that label (target), site and layer everywhere.
+// The whole view state saves to / restores from JSON (the project file).
+#include <QJsonObject>
+#include <QWidget>
+#include <map>
+#include <memory>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QListView;
+class QListWidget;
+class QSlider;
+class QSpinBox;
+class QTableView;
+class QTabWidget;
+class QCustomPlot;
+
+namespace biasscope::study {
+class StudyStore;
+struct NeuronProfile;
+}
+
+namespace biasscope::ui {
+
+class CsvTableModel;
+class TableFilter;
+class ImageListModel;
+
+class StudyExplorer : public QWidget {
+    Q_OBJECT
+public:
+    explicit StudyExplorer(QWidget* parent = nullptr);
+    ~StudyExplorer() override;
+
+    void openStore(const QString& storeDir);  // asynchronous: storeOpened()
+    bool hasStore() const { return store_ != nullptr; }
+    QString storeDir() const;
+
+    void selectImage(int storeIndex);
+    void selectTarget(const QString& target);
+    void selectSite(const QString& site);
+    void selectLayer(int layer);
+    void selectNeuron(int layer, int feature);  // the cross-image profile arrives with neuronReady()
+    void selectLabelLayer(const QString& label, const QString& site, int layer);  // linked selection
+    void setSetFilter(const QString& set);  // empty: all sets
+    void setMinConfidence(double c);
+
+    QJsonObject saveState() const;
+    void restoreState(const QJsonObject& state);  // opens the store if it is another one (storeOpened, then the rest)
+
+    // state for tests and benchmarks
+    int visibleImages() const;
+    int currentImage() const { return image_; }
+    QString currentTarget() const;
+    QString currentSite() const;
+    int currentLayer() const;
+    int currentNeuron() const { return neuron_; }
+    double heatLimit() const { return heatLimit_; }
+    int profilePoints() const { return profilePoints_; }
+    int topKImages() const;
+    QString cursorText() const;
+    TableFilter* significance() const { return sigFilter_; }
+    int significanceRows() const;
+    QTabWidget* analysisTabs() const { return analysisTabs_; }
+    void redrawAll();  // every plot of the current selection, synchronously (benchmarks)
+
+signals:
+    void storeOpened(bool ok);
+    void neuronReady();
+    void selectionChanged();
+
+private:
+    void onStoreLoaded(std::shared_ptr<study::StudyStore> store, const QString& error);
+    void loadAnalysis();
+    void redrawRelevance();
+    void redrawTokens();
+    void redrawNeuronMap();
+    void redrawProfile();
+    void redrawSimilarity();
+    void redrawConsistency();
+    void requestSetLimit();
+    void applyPendingState();
+
+    std::shared_ptr<study::StudyStore> store_;
+    std::shared_ptr<const study::NeuronProfile> profile_;
+    QString profileLabel_;
+    ImageListModel* images_ = nullptr;
+    CsvTableModel* sigModel_ = nullptr;
+    TableFilter* sigFilter_ = nullptr;
+    int image_ = -1, neuron_ = -1, neuronLayer_ = -1, profilePoints_ = 0;
+    double heatLimit_ = 0;
+    std::map<QString, double> setLimits_;  // "<target>|<set>" -> limit (per-set mode)
+    std::vector<float> heat_;
+    int heatW_ = 0, heatH_ = 0;
+    QString cursor_;
+    QJsonObject pendingState_;
+    std::shared_ptr<int> generation_;  // invalidates results of superseded worker jobs
+
+    QComboBox *setBox_ = nullptr, *targetBox_ = nullptr, *siteBox_ = nullptr, *limitsBox_ = nullptr, *styleBox_ = nullptr, *simSetBox_ = nullptr;
+    QDoubleSpinBox *minConfBox_ = nullptr, *fixedLimitBox_ = nullptr, *percentileBox_ = nullptr, *maxQBox_ = nullptr;
+    QSlider *layerSlider_ = nullptr, *alphaSlider_ = nullptr;
+    QSpinBox *topKBox_ = nullptr, *tableLayerBox_ = nullptr;
+    QCheckBox *grayBox_ = nullptr, *smoothBox_ = nullptr, *semBox_ = nullptr;
+    QLineEdit* searchEdit_ = nullptr;
+    QListView* imageView_ = nullptr;
+    QListWidget* topKList_ = nullptr;
+    QTableView* sigView_ = nullptr;
+    QLabel *status_ = nullptr, *cursorLabel_ = nullptr, *layerLabel_ = nullptr;
+    QCustomPlot *relevancePlot_ = nullptr, *tokenPlot_ = nullptr, *neuronPlot_ = nullptr, *profilePlot_ = nullptr, *consistencyPlot_ = nullptr,
+                *similarityPlot_ = nullptr;
+    QTabWidget* analysisTabs_ = nullptr;
+};
+
+}  // namespace biasscope::ui
