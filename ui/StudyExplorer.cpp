@@ -477,7 +477,7 @@ void StudyExplorer::onStoreLoaded(std::shared_ptr<study::StudyStore> store, cons
         minConfBox_->setValue(0);
         const at::Tensor first = store_->tensor(0, store_->targetNames().front() + "/" + store_->siteNames().front());
         layerSlider_->setRange(0, static_cast<int>(first.size(0)) - 1);
-        layerSlider_->setValue(static_cast<int>(first.size(0)) - 1);
+        layerSlider_->setValue(std::max(0, static_cast<int>(first.size(0)) - 2));  // the last block's patch tokens never reach a CLS head
         layerLabel_->setText(QString("layer %1").arg(layerSlider_->value()));
     }
     images_->setStore(store_, st.confidenceThreshold);
@@ -750,7 +750,7 @@ void StudyExplorer::selectNeuron(int layer, int feature) {
                 self->neuronLayer_ != layer)
                 return;  // the selection moved on
             self->profile_ = p;
-            self->profileLabel_ = QString("Neuron %1, layer %2 in every image (%3, %4)").arg(feature).arg(layer).arg(QString::fromStdString(target), QString::fromStdString(site));
+            self->profileLabel_ = QString("Neuron %1, layer %2 (%3, %4)").arg(feature).arg(layer).arg(QString::fromStdString(target), QString::fromStdString(site));
             self->redrawProfile();
             self->status_->setText(QString("Neuron %1 of layer %2 (%3, %4).").arg(feature).arg(layer).arg(QString::fromStdString(target), QString::fromStdString(site)));
             emit self->neuronReady();

@@ -49,14 +49,11 @@ void addDemoCommand(CLI::App& app) {
                       << d.iouObjectPixel << ")\n";
         }
         if (a->noAnalysis) return;
-        study::StudyRunOptions ro;
-        ro.outDir = (std::filesystem::path(a->o.outDir) / "store").string();
-        const auto r = study::runStudy(study::readStudyDefinition(p.studyFile), ro, job);
+        const auto r = study::runDemoStudy(a->o, p, job);
         std::cerr << "\n";
         std::cout << "relevance: " << r.computed << " computed, " << r.skipped << " already stored\n";
-        const auto an = study::analyzeStudy(ro.outDir, (std::filesystem::path(ro.outDir) / "analysis").string(), {});
-        for (const auto& w : an.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
-        std::cout << "analysis: " << an.written.size() << " tables in " << ro.outDir << "/analysis\n";
+        for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
+        std::cout << "analysis: " << r.storeDir << "/analysis\n";
     });
 }
 

@@ -43,12 +43,12 @@ int main(int argc, char** argv) {
                                                                 "(images, a small ViT trained on them; about a minute), then cached.") ==
             QMessageBox::Yes) {
             QObject::connect(&window, &biasscope::ui::MainWindow::modelReady, &window, [&] { window.compute(); });
-            biasscope::app::launchDemo(window, dir, 0.95);
+            biasscope::ui::launchDemo(window, dir, 0.95);
         }
     }
     if (parser.isSet(demo)) {
         QObject::connect(&window, &biasscope::ui::MainWindow::modelReady, &window, [&] { window.compute(); });
-        biasscope::app::launchDemo(window, parser.value(demo), parser.value(bias).toDouble());
+        biasscope::ui::launchDemo(window, parser.value(demo), parser.value(bias).toDouble());
     }
     if (parser.isSet(image)) window.openImage(parser.value(image));
     if (parser.isSet(model)) {

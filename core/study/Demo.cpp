@@ -1,5 +1,8 @@
 #include "study/Demo.h"
 
+#include "study/StudyAnalysis.h"
+#include "study/StudyRunner.h"
+
 #include <filesystem>
 
 #include <ATen/Parallel.h>
@@ -132,6 +135,23 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
     io::writeFileAtomically(p.studyFile, s.dump(2));
     job.report(1.0, "demo ready");
     return p;
+}
+
+DemoStudy runDemoStudy(const DemoOptions& o, const DemoPaths& p, const JobControl& job) {
+    DemoStudy d;
+    StudyRunOptions ro;
+    ro.outDir = (fs::path(o.outDir) / "store").string();
+    JobControl runJob = job;
+    runJob.progress = [&job](double f, const std::string& s) { job.report(0.9 * f, "relevance: " + s); };
+    const auto r = runStudy(readStudyDefinition(p.studyFile), ro, runJob);
+    d.computed = r.computed;
+    d.skipped = r.skipped;
+    job.report(0.92, "analysis (consistency, similarity, t-tests)");
+    const auto an = analyzeStudy(ro.outDir, (fs::path(ro.outDir) / "analysis").string(), {}, job);
+    d.warnings = an.warnings;
+    d.storeDir = ro.outDir;
+    job.report(1.0, "demo study ready");
+    return d;
 }
 
 }  // namespace biasscope::study

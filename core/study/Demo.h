@@ -6,6 +6,7 @@
 // over four image sets (circle, triangle, masked_circle, masked_triangle). Every step is cached in
 // the output folder and resumes; a second call with the same options does nothing.
 #include <string>
+#include <vector>
 
 #include "common/JobControl.h"
 #include "model/VitConfig.h"
@@ -28,5 +29,14 @@ struct DemoPaths {
 model::VitConfig demoVitConfig();  // 64 px, patch 8, 4 layers, width 64, 4 heads, MLP 128
 
 DemoPaths buildDemo(const DemoOptions& options, const JobControl& job = {});
+
+// The demo's study, run and analysed: relevance of every test image into <outDir>/store (resumes:
+// stored images are skipped) and the analysis tables in <outDir>/store/analysis. Returns the store.
+struct DemoStudy {
+    std::string storeDir;
+    int computed = 0, skipped = 0;
+    std::vector<std::string> warnings;
+};
+DemoStudy runDemoStudy(const DemoOptions& options, const DemoPaths& paths, const JobControl& job = {});
 
 }  // namespace biasscope::study

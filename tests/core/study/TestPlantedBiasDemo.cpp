@@ -76,14 +76,18 @@ private slots:
     }
 
     void analysesFindThePlantedBias() {
+        // BIASSCOPE_DEMO_FIXTURE (set by CTest): keep the demos there for the GUI tests (ui.TestDemoViews)
         QTemporaryDir tmp;
+        const QByteArray keep = qgetenv("BIASSCOPE_DEMO_FIXTURE");
+        const fs::path base = keep.isEmpty() ? fs::path(tmp.path().toStdString()) : fs::path(keep.toStdString());
         std::map<int, study::DemoMeasures> m;
         std::map<int, std::pair<double, double>> gradcam;
         for (int b : {50, 95}) {
             study::DemoOptions o;
-            o.outDir = (fs::path(tmp.path().toStdString()) / ("demo" + std::to_string(b))).string();
+            o.outDir = (base / ("demo" + std::to_string(b))).string();
             o.bias = b / 100.0;
-            study::buildDemo(o);
+            const auto paths = study::buildDemo(o);
+            if (b == 95 && !keep.isEmpty()) study::runDemoStudy(o, paths);  // the store the explorer opens in the GUI test
             m[b] = study::measureDemo(o.outDir);
             const auto& d = m[b];
             qInfo("bias %.2f: acc %.3f (feathered %.3f), conf %.3f -> %.3f, outside %.3f, concept %.3f, IoU bg %.3f obj %.3f", b / 100.0, d.accuracy,

@@ -7,13 +7,15 @@
 #include <atomic>
 #include <memory>
 
+#include "AttentionPanel.h"
 #include "MainWindow.h"
+#include "StudyExplorer.h"
 #include "TrainingPanel.h"
 #include "study/Demo.h"
 
-namespace biasscope::app {
+namespace biasscope::ui {
 
-void launchDemo(ui::MainWindow& window, const QString& demoDir, double bias) {
+void launchDemo(MainWindow& window, const QString& demoDir, double bias) {
     auto* dialog = new QProgressDialog("Preparing the built-in demo (planted-bias images, training a ViT on them)…", "Cancel", 0, 1000, &window);
     dialog->setWindowTitle("BiasScope demo");
     dialog->setMinimumDuration(0);
@@ -35,7 +37,16 @@ void launchDemo(ui::MainWindow& window, const QString& demoDir, double bias) {
                     dialog->setLabelText(s);
                 }, Qt::QueuedConnection);
             };
-            study::buildDemo(o, job);
+            const auto paths = study::buildDemo(o, job);
+            // the demo's study (relevance store + analysis) for the explorer
+            JobControl studyJob = job;
+            studyJob.progress = [dialog](double f, const std::string& stage) {
+                QMetaObject::invokeMethod(dialog, [dialog, f, s = QString::fromStdString(stage)] {
+                    dialog->setValue(static_cast<int>(f * 1000));
+                    dialog->setLabelText("Demo study: " + s);
+                }, Qt::QueuedConnection);
+            };
+            study::runDemoStudy(o, paths, studyJob);
             return {};
         } catch (const std::exception& e) {
             return QString::fromStdString(e.what());
@@ -51,9 +62,19 @@ void launchDemo(ui::MainWindow& window, const QString& demoDir, double bias) {
             return;
         }
         window.trainingPanel()->showRun(demoDir + "/models/class");
+        window.studyExplorer()->openStore(demoDir + "/store");
+        // study 2 on the demo: GradCAM of the demo ViT against the exact object / background masks
+        attention::AttentionRunOptions a;
+        a.dataset = "waterbirds";
+        a.root = (demoDir + "/data").toStdString();
+        a.models = {(demoDir + "/models/class/best").toStdString()};
+        a.size = 64;
+        a.outDir = (demoDir + "/attention").toStdString();
+        window.attentionPanel()->setRequest(a);
+        window.attentionPanel()->runScores();
         window.openImage(demoDir + "/data/test/triangle/test_triangle_1.png");  // a triangle on land: the context disagrees with the class
         window.openModel(demoDir + "/models/class/best");
     });
 }
 
-}  // namespace biasscope::app
+}  // namespace biasscope::ui
