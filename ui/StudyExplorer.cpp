@@ -722,7 +722,15 @@ void StudyExplorer::redrawNeuronMap() {
 }
 
 void StudyExplorer::selectNeuron(int layer, int feature) {
-    if (!store_ || layer < 0 || feature < 0) return;
+    if (!store_) return;
+    if (layer < 0 || feature < 0) {  // no neuron selected
+        neuron_ = neuronLayer_ = -1;
+        profile_.reset();
+        redrawNeuronMap();
+        redrawProfile();
+        emit selectionChanged();
+        return;
+    }
     neuronLayer_ = layer;
     neuron_ = feature;
     redrawNeuronMap();
