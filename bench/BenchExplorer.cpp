@@ -146,8 +146,11 @@ int main(int argc, char** argv) {
         e.selectNeuron((r * 3) % layers, (r * 37) % inter);
         ready.wait(60000);
     });
+    // with a neuron selected, a target switch also starts reading that target's block in a worker
+    const double targetWithNeuron = timeIt([&](int r) { e.selectTarget(QString("t%1").arg((r + 1) % targets)); });
+    ready.wait(600000);
     e.selectNeuron(-1, -1);
-    const double target = timeIt([&](int r) { e.selectTarget(QString("t%1").arg((r + 1) % targets)); });
+    const double target = timeIt([&](int r) { e.selectTarget(QString("t%1").arg((r + 2) % targets)); });
 
     std::cout << std::fixed << std::setprecision(1) << "store: " << n << " images x " << targets << " targets, " << layers << " layers, " << inter << " / "
               << hidden << " features, " << side << " px maps; opened in " << openSeconds << " s\n"
@@ -156,6 +159,8 @@ int main(int argc, char** argv) {
               << "switch layer : " << layer << " ms  (" << layer / bare << "x)\n"
               << "switch neuron: " << neuron << " ms  (" << neuron / bare << "x; includes the worker's profile from the cached block)\n"
               << "switch target: " << target << " ms  (" << target / bare << "x)\n"
+              << "switch target with a neuron selected: " << targetWithNeuron << " ms  (" << targetWithNeuron / bare
+              << "x; a worker reads the new target's block at the same time)\n"
               << "first neuron of a target/site (reads its block from every record, worker thread): " << firstNeuronSeconds << " s\n"
               << "memory (RSS): " << rss0 << " MiB at start, " << rssOpen << " MiB with the store open, " << rssNeuron << " MiB after one neuron profile\n";
     const double worst = std::max({image, layer, target});

@@ -155,7 +155,9 @@ std::vector<float> toVector(const at::Tensor& t) {
 
 }  // namespace
 
-StudyExplorer::StudyExplorer(QWidget* parent) : QWidget(parent), generation_(std::make_shared<int>(0)) {
+StudyExplorer::StudyExplorer(QWidget* parent)
+    : QWidget(parent), generation_(std::make_shared<int>(0)), profileRequest_(std::make_shared<std::atomic<int>>(0)), profilePool_(new QThreadPool(this)) {
+    profilePool_->setMaxThreadCount(1);
     auto* outer = new QVBoxLayout(this);
     // ---- controls ----
     auto* bar = new QHBoxLayout;
@@ -427,7 +429,11 @@ StudyExplorer::StudyExplorer(QWidget* parent) : QWidget(parent), generation_(std
     });
 }
 
-StudyExplorer::~StudyExplorer() { ++*generation_; }
+StudyExplorer::~StudyExplorer() {
+    ++*generation_;
+    ++*profileRequest_;
+    profilePool_->waitForDone();
+}
 
 QString StudyExplorer::storeDir() const { return store_ ? QString::fromStdString(store_->dir()) : QString(); }
 
@@ -459,6 +465,7 @@ void StudyExplorer::onStoreLoaded(std::shared_ptr<study::StudyStore> store, cons
     }
     store_ = std::move(store);
     setLimits_.clear();
+    cachedImageIndex_ = -1;
     image_ = neuron_ = neuronLayer_ = -1;
     const auto& st = store_->study();
     {
@@ -631,7 +638,12 @@ void StudyExplorer::redrawRelevance() {
         status_->setText(e.what());
         return;
     }
-    QImage rgb(QString::fromStdString(im.imageFile));
+    if (cachedImageIndex_ != image_) {  // decoded once per image, not on every target / option change
+        cachedImage_ = QImage(QString::fromStdString(im.imageFile));
+        if (!cachedImage_.isNull()) cachedImage_ = cachedImage_.convertToFormat(QImage::Format_RGB32);
+        cachedImageIndex_ = image_;
+    }
+    const QImage& rgb = cachedImage_;
     OverlayOptions o;
     const QString mode = limitsBox_->currentData().toString();
     o.percentile = percentileBox_->value();
@@ -647,7 +659,7 @@ void StudyExplorer::redrawRelevance() {
     heatLimit_ = buildInputOverlayFigure(*relevancePlot_, QString("%1 · %2 (%3, conf. %4)").arg(QString::fromStdString(im.stem), QString::fromStdString(target),
                                                                                               QString::fromStdString(im.set))
                                                               .arg(im.confidence, 0, 'f', 2),
-                                         rgb.isNull() ? QImage() : rgb.convertToFormat(QImage::Format_RGB32), heat_.data(), heatW_, heatH_, o, caption);
+                                         rgb, heat_.data(), heatW_, heatH_, o, caption);
 }
 
 void StudyExplorer::redrawTokens() {
@@ -740,7 +752,12 @@ void StudyExplorer::selectNeuron(int layer, int feature) {
     const int gen = *g;
     QPointer<StudyExplorer> self(this);
     status_->setText(QString("Neuron %1 of layer %2: reading it in every image…").arg(feature).arg(layer));
-    (void)QtConcurrent::run([store, target, site, layer, feature, self, g, gen] {
+    // one profile job at a time (a pool of one thread), and a queued job that a newer request superseded
+    // returns at once: rapid switching never piles up block reads that compete with the UI thread
+    const int request = ++*profileRequest_;
+    auto latest = profileRequest_;
+    (void)QtConcurrent::run(profilePool_, [store, target, site, layer, feature, self, g, gen, request, latest] {
+        if (*latest != request) return;
         std::shared_ptr<study::NeuronProfile> p;
         QString error;
         try {

@@ -12,8 +12,10 @@
 //     consistency plot, similarity heatmap (hide / fade / outline, SEM), all linked: a table row or
 //     a heatmap cell selects that label (target), site and layer everywhere.
 // The whole view state saves to / restores from JSON (the project file).
+#include <QImage>
 #include <QJsonObject>
 #include <QWidget>
+#include <atomic>
 #include <map>
 #include <memory>
 
@@ -28,6 +30,7 @@ class QSlider;
 class QSpinBox;
 class QTableView;
 class QTabWidget;
+class QThreadPool;
 class QCustomPlot;
 
 namespace biasscope::study {
@@ -99,6 +102,8 @@ private:
     std::shared_ptr<study::StudyStore> store_;
     std::shared_ptr<const study::NeuronProfile> profile_;
     QString profileLabel_;
+    QImage cachedImage_;  // the current image, decoded
+    int cachedImageIndex_ = -1;
     ImageListModel* images_ = nullptr;
     CsvTableModel* sigModel_ = nullptr;
     TableFilter* sigFilter_ = nullptr;
@@ -110,6 +115,8 @@ private:
     QString cursor_;
     QJsonObject pendingState_;
     std::shared_ptr<int> generation_;  // invalidates results of superseded worker jobs
+    std::shared_ptr<std::atomic<int>> profileRequest_;  // the latest neuron-profile request
+    QThreadPool* profilePool_ = nullptr;
 
     QComboBox *setBox_ = nullptr, *targetBox_ = nullptr, *siteBox_ = nullptr, *limitsBox_ = nullptr, *styleBox_ = nullptr, *simSetBox_ = nullptr;
     QDoubleSpinBox *minConfBox_ = nullptr, *fixedLimitBox_ = nullptr, *percentileBox_ = nullptr, *maxQBox_ = nullptr;
