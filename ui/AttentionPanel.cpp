@@ -28,6 +28,7 @@
 #include <torch/types.h>
 
 #include "attention/Scores.h"
+#include "ExportMenu.h"
 #include "common/Error.h"
 #include "figures/AttentionFigures.h"
 #include "figures/FigureExport.h"
@@ -300,17 +301,24 @@ AttentionPanel::AttentionPanel(QWidget* parent) : QWidget(parent), cancel_(std::
     tabs_->addTab(figTab, "Figures");
     connect(figureBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { setFigure(static_cast<Figure>(i)); });
     connect(exportButton, &QPushButton::clicked, this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, "Export figure", {}, "PDF (*.pdf);;SVG (*.svg);;PNG (*.png);;TIFF (*.tif)");
-        if (p.isEmpty()) return;
+        QString p;
+        FigureExportOptions fo;
+        if (!askFigureExport(this, "attention-iou", p, fo)) return;
         try {
-            FigureExportOptions fo;
-            fo.widthInches = 3.5;  // one column
-            fo.heightInches = 2.8;
             exportFigure(p, fo);
             status_->setText("Exported " + p + " (+ .json sidecar)");
         } catch (const std::exception& e) {
             QMessageBox::warning(this, "Export", e.what());
         }
+    });
+    installExportMenu(figurePlot_, "attention-iou", [this] {
+        QJsonObject prov;
+        prov["view"] = "Attention-IoU";
+        prov["figure_kind"] = figureBox_->currentText();
+        QJsonArray inputs;
+        for (const auto& s : results_) inputs.append(QString::fromStdString(s.path));
+        prov["results"] = inputs;
+        return prov;
     });
 
     connect(&scoreWatcher_, &QFutureWatcherBase::finished, this, &AttentionPanel::onScoresFinished);

@@ -37,6 +37,7 @@
 #include <torch/types.h>
 
 #include "BwrColorMap.h"
+#include "ExportMenu.h"
 #include "TableModels.h"
 #include "attention/GradCam.h"  // inferTokenGrid
 #include "common/Error.h"
@@ -333,6 +334,19 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     status_ = new QLabel("Open a study store (the output folder of `study run`; `study analyze` adds the tables).");
     status_->setWordWrap(true);
     outer->addWidget(status_);
+
+    // every plot: right click -> export the figure (presets) or the numbers behind it, with the view state as sidecar
+    for (auto [plot, name] : std::initializer_list<std::pair<QCustomPlot*, const char*>>{{relevancePlot_, "input-relevance"},
+                                                                                        {tokenPlot_, "token-relevance"},
+                                                                                        {neuronPlot_, "neuron-map"},
+                                                                                        {profilePlot_, "neuron-profile"},
+                                                                                        {consistencyPlot_, "consistency"},
+                                                                                        {similarityPlot_, "similarity"}})
+        installExportMenu(plot, name, [this, name = QString(name)] {
+            QJsonObject p = saveState();
+            p["view"] = "study explorer: " + name;
+            return p;
+        });
 
     // ---- wiring ----
     connect(imageView_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex& cur) {

@@ -1,6 +1,8 @@
 // The figure builders (ui/figures), beyond "a file was written": colours map the right values to the
 // right cells, limits are symmetric, non-significant cells are hidden / faded / outlined, no title
 // or caption is clipped at one-column width, and exports have the requested size and resolution.
+#include <torch/types.h>
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
@@ -10,7 +12,9 @@
 
 #include <qcustomplot.h>
 
+#include "ExportMenu.h"
 #include "common/Error.h"
+#include "io/Safetensors.h"
 #include "figures/ConsistencyFigure.h"
 #include "figures/FigureExport.h"
 #include "figures/FigureText.h"
@@ -184,6 +188,68 @@ private slots:
         QVERIFY_EXCEPTION_THROWN(ui::exportFigure(plot, tmp.filePath("f.bmp"), o, prov), InputError);
         QVERIFY_EXCEPTION_THROWN(ui::exportFigure(plot, tmp.filePath("absent/f.png"), o, prov), Error);
         QVERIFY(!QFile::exists(tmp.filePath("f.bmp")));
+    }
+
+    void textPresetScalesTextNotThePage() {
+        // the slide preset draws text 1.4x larger on the same page: fewer, larger glyph pixels, same size
+        QTemporaryDir tmp;
+        QCustomPlot plot;
+        plot.resize(kOneColumn, 192);
+        ui::buildConsistencyFigure(plot, "Consistency", {{"Male", {10, 20, 30}, Qt::red, false, false}}, "caption");
+        ui::FigureExportOptions o{3.5, 2.0, 200, false};
+        ui::exportFigure(plot, tmp.filePath("paper.png"), o, {});
+        o.textScale = 1.4;
+        ui::exportFigure(plot, tmp.filePath("slide.png"), o, {});
+        const QImage a(tmp.filePath("paper.png")), b(tmp.filePath("slide.png"));
+        QCOMPARE(b.size(), a.size());
+        // the title's height in dark pixel rows grows with the text scale
+        auto titleRows = [](const QImage& img) {
+            int rows = 0;
+            for (int y = 0; y < img.height() / 4; ++y) {
+                bool dark = false;
+                for (int x = 0; x < img.width() && !dark; ++x) dark = qGray(img.pixel(x, y)) < 100;
+                rows += dark;
+            }
+            return rows;
+        };
+        QVERIFY2(titleRows(b) > titleRows(a) * 1.2, qPrintable(QString("title rows %1 vs %2").arg(titleRows(b)).arg(titleRows(a))));
+        QFile side(tmp.filePath("slide.png.json"));
+        QVERIFY(side.open(QIODevice::ReadOnly));
+        QCOMPARE(QJsonDocument::fromJson(side.readAll()).object()["text_scale"].toDouble(), 1.4);
+        QVERIFY_EXCEPTION_THROWN(ui::exportFigure(plot, tmp.filePath("x.png"), {3.5, 2.0, 200, false, 0.0}, {}), InputError);
+    }
+
+    void plotDataExportsTheNumbersBehindThePlot() {
+        QTemporaryDir tmp;
+        QCustomPlot plot;
+        plot.resize(kOneColumn, 240);
+        ui::LayerMap m;
+        m.layers = 2;
+        m.columns = 3;
+        m.values = {1, -2, 3, 0.5f, 0, -1};
+        ui::buildLayerMapFigure(plot, "map", m, 0, {});
+        QJsonObject prov;
+        prov["view"] = "test";
+        ui::exportPlotData(plot, tmp.filePath("m.csv"), prov);
+        QFile csv(tmp.filePath("m.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QCOMPARE(QString(csv.readAll()), QString("1,-2,3\n0.5,0,-1\n"));
+        ui::exportPlotData(plot, tmp.filePath("m.safetensors"), prov);
+        const auto t = io::readSafetensors(tmp.filePath("m.safetensors").toStdString()).tensors.front().second;
+        QCOMPARE(t.sizes().vec(), (std::vector<std::int64_t>{2, 3}));
+        QCOMPARE(t[1][2].item<float>(), -1.f);
+        QFile side(tmp.filePath("m.safetensors.json"));
+        QVERIFY(side.open(QIODevice::ReadOnly));
+        const QJsonObject j = QJsonDocument::fromJson(side.readAll()).object();
+        QCOMPARE(j["view"].toString(), QString("test"));
+        QCOMPARE(j["rows"].toInt(), 2);
+        // curves: long form
+        ui::buildConsistencyFigure(plot, "Consistency", {{"Male", {10, 20}, Qt::red, false, false}}, "");
+        ui::exportPlotData(plot, tmp.filePath("c.csv"), {});
+        QFile c(tmp.filePath("c.csv"));
+        QVERIFY(c.open(QIODevice::ReadOnly));
+        QCOMPARE(QString(c.readAll()), QString("series,x,y\nMale,0,10\nMale,1,20\n"));
+        QVERIFY_EXCEPTION_THROWN(ui::exportPlotData(plot, tmp.filePath("c.txt"), {}), InputError);
     }
 };
 

@@ -7,7 +7,7 @@
 namespace biasscope::ui {
 
 void buildConsistencyFigure(QCustomPlot& plot, const QString& title, const std::vector<ConsistencySeries>& series, const QString& caption) {
-    plot.clearGraphs();
+    plot.clearPlottables();  // graphs and anything an earlier figure left on this plot (colour maps, bars)
     plot.clearItems();
     plot.plotLayout()->clear();
     auto* rect = new QCPAxisRect(&plot);
