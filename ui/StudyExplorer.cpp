@@ -17,7 +17,9 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QListWidget>
+#include <QElapsedTimer>
 #include <QPainter>
+#include <QProgressBar>
 #include <QPointer>
 #include <QPushButton>
 #include <QSaveFile>
@@ -44,6 +46,8 @@
 #include "figures/ConsistencyFigure.h"
 #include "figures/RelevanceMaps.h"
 #include "figures/SimilarityHeatmap.h"
+#include "study/StudyAnalysis.h"
+#include "study/StudyRunner.h"
 #include "study/StudyStore.h"
 
 namespace biasscope::ui {
@@ -167,6 +171,15 @@ StudyExplorer::StudyExplorer(QWidget* parent)
         const QString d = QFileDialog::getExistingDirectory(this, "Study store (output of study run)");
         if (!d.isEmpty()) openStore(d);
     });
+    auto* runButton = new QPushButton("Run study…");
+    runButton->setToolTip("compute the relevance store of a study file (resumable) and analyse it, in the background");
+    connect(runButton, &QPushButton::clicked, this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, "Study file", {}, "Study (*.json)");
+        if (f.isEmpty()) return;
+        const QString d = QFileDialog::getExistingDirectory(this, "Store folder (new or to resume)");
+        if (!d.isEmpty()) runStudy(f, d);
+    });
+    bar->addWidget(runButton);
     setBox_ = new QComboBox;
     setBox_->addItem("all sets", QString());
     minConfBox_ = new QDoubleSpinBox;
@@ -331,9 +344,20 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     vsplit->setStretchFactor(0, 3);
     vsplit->setStretchFactor(1, 2);
     outer->addWidget(vsplit, 1);
-    status_ = new QLabel("Open a study store (the output folder of `study run`; `study analyze` adds the tables).");
+    status_ = new QLabel("Open a study store (the output folder of `study run`; `study analyze` adds the tables), or run a study file.");
     status_->setWordWrap(true);
-    outer->addWidget(status_);
+    auto* statusRow = new QHBoxLayout;
+    statusRow->addWidget(status_, 1);
+    jobProgress_ = new QProgressBar;
+    jobProgress_->setRange(0, 1000);
+    jobProgress_->setMaximumWidth(220);
+    jobProgress_->setVisible(false);
+    cancelButton_ = new QPushButton("Cancel");
+    cancelButton_->setVisible(false);
+    statusRow->addWidget(jobProgress_);
+    statusRow->addWidget(cancelButton_);
+    outer->addLayout(statusRow);
+    connect(cancelButton_, &QPushButton::clicked, this, &StudyExplorer::cancelJob);
 
     // every plot: right click -> export the figure (presets) or the numbers behind it, with the view state as sidecar
     for (auto [plot, name] : std::initializer_list<std::pair<QCustomPlot*, const char*>>{{relevancePlot_, "input-relevance"},
@@ -447,6 +471,78 @@ StudyExplorer::~StudyExplorer() {
     ++*generation_;
     ++*profileRequest_;
     profilePool_->waitForDone();
+}
+
+bool StudyExplorer::jobRunning() const { return jobRunning_; }
+
+void StudyExplorer::cancelJob() {
+    if (jobCancel_) jobCancel_->store(true);
+    status_->setText("Cancelling after the current image (stored images are kept; running again resumes)…");
+}
+
+void StudyExplorer::runStudy(const QString& studyFile, const QString& storeDir) {
+    if (jobRunning_) return;
+    jobRunning_ = true;
+    jobCancel_ = std::make_shared<std::atomic<bool>>(false);
+    jobProgress_->setValue(0);
+    jobProgress_->setVisible(true);
+    cancelButton_->setVisible(true);
+    status_->setText("Study run: reading " + studyFile);
+    auto cancel = jobCancel_;
+    QPointer<StudyExplorer> self(this);
+    auto* watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, storeDir] {
+        const QString error = watcher->result();
+        watcher->deleteLater();
+        jobRunning_ = false;
+        jobProgress_->setVisible(false);
+        cancelButton_->setVisible(false);
+        const bool partial = error.startsWith("Study run done with");
+        if (!error.isEmpty() && !partial) {
+            status_->setText(error);
+            emit studyRunFinished(false);
+            return;
+        }
+        openStore(storeDir);
+        if (partial) status_->setText(error);
+        emit studyRunFinished(true);
+    });
+    watcher->setFuture(QtConcurrent::run([studyFile, storeDir, cancel, self]() -> QString {
+        try {
+            const auto study = study::readStudyDefinition(studyFile.toStdString());
+            JobControl job;
+            job.cancel = cancel.get();
+            QElapsedTimer clock;
+            clock.start();
+            job.progress = [self, clock](double f, const std::string& stage) {
+                // rate and ETA from the fraction done so far
+                const double s = clock.elapsed() / 1000.0;
+                const QString eta = f > 0.01 ? QString(", ETA %1 s").arg(static_cast<int>(s * (1 - f) / f)) : QString();
+                const QString text = QString("Study run: %1 (%2 s elapsed%3)").arg(QString::fromStdString(stage)).arg(static_cast<int>(s)).arg(eta);
+                QMetaObject::invokeMethod(self, [self, f, text] {
+                    if (!self) return;
+                    self->jobProgress_->setValue(static_cast<int>(f * 1000));
+                    self->status_->setText(text);
+                }, Qt::QueuedConnection);
+            };
+            study::StudyRunOptions o;
+            o.outDir = storeDir.toStdString();
+            JobControl runJob = job;
+            runJob.progress = [job](double f, const std::string& s) { job.report(0.95 * f, s); };
+            const auto r = study::runStudy(study, o, runJob);
+            job.report(0.96, "analysis");
+            study::analyzeStudy(o.outDir, o.outDir + "/analysis", {}, job);
+            if (!r.failures.empty())
+                return QString("Study run done with %1 unreadable image(s), e.g. %2: %3 (listed in the store)")
+                    .arg(r.failures.size())
+                    .arg(QString::fromStdString(r.failures.front().first), QString::fromStdString(r.failures.front().second));
+            return {};
+        } catch (const Cancelled&) {
+            return QString("Study run cancelled; the images stored so far are kept and a new run resumes.");
+        } catch (const std::exception& e) {
+            return QString("Study run failed: ") + e.what();
+        }
+    }));
 }
 
 QString StudyExplorer::storeDir() const { return store_ ? QString::fromStdString(store_->dir()) : QString(); }

@@ -51,6 +51,11 @@ public:
     ~StudyExplorer() override;
 
     void openStore(const QString& storeDir);  // asynchronous: storeOpened()
+    // A study run (study file -> store, resumable) and its analysis in a worker thread, with progress,
+    // rate, ETA and cancel; the store opens when done. Asynchronous: studyRunFinished().
+    void runStudy(const QString& studyFile, const QString& storeDir);
+    void cancelJob();
+    bool jobRunning() const;
     bool hasStore() const { return store_ != nullptr; }
     QString storeDir() const;
 
@@ -86,6 +91,7 @@ signals:
     void storeOpened(bool ok);
     void neuronReady();
     void selectionChanged();
+    void studyRunFinished(bool ok);
 
 private:
     void onStoreLoaded(std::shared_ptr<study::StudyStore> store, const QString& error);
@@ -128,6 +134,10 @@ private:
     QListWidget* topKList_ = nullptr;
     QTableView* sigView_ = nullptr;
     QLabel *status_ = nullptr, *cursorLabel_ = nullptr, *layerLabel_ = nullptr;
+    class QProgressBar* jobProgress_ = nullptr;
+    class QPushButton* cancelButton_ = nullptr;
+    std::shared_ptr<std::atomic<bool>> jobCancel_;
+    bool jobRunning_ = false;
     QCustomPlot *relevancePlot_ = nullptr, *tokenPlot_ = nullptr, *neuronPlot_ = nullptr, *profilePlot_ = nullptr, *consistencyPlot_ = nullptr,
                 *similarityPlot_ = nullptr;
     QTabWidget* analysisTabs_ = nullptr;

@@ -181,6 +181,32 @@ private slots:
         QCOMPARE(e->storeDir(), store_);
         QCOMPARE(e->visibleImages(), 40);
     }
+
+    void runsAStudyInTheBackgroundAndCancels() {
+        ui::StudyExplorer e;
+        const QString studyFile = tmp_.filePath("study.json");
+        // cancelled at once: nothing half-written (every stored record reads), a clear message
+        QSignalSpy finished(&e, &ui::StudyExplorer::studyRunFinished);
+        e.runStudy(studyFile, tmp_.filePath("store-cancelled"));
+        QVERIFY(e.jobRunning());
+        e.cancelJob();
+        QVERIFY(finished.wait(60000));
+        QVERIFY(!finished.takeFirst().at(0).toBool());
+        QVERIFY2(e.hasStore() == false, "a cancelled run opens nothing");
+        const fs::path rel = fs::path(tmp_.filePath("store-cancelled").toStdString()) / "relevance";
+        if (fs::exists(rel))
+            for (const auto& f : fs::recursive_directory_iterator(rel))
+                if (f.path().extension() == ".safetensors") QVERIFY(!io::readSafetensors(f.path().string()).tensors.empty());
+        // a full run (resuming the cancelled store) opens the store with its analysis
+        QSignalSpy opened(&e, &ui::StudyExplorer::storeOpened);
+        e.runStudy(studyFile, tmp_.filePath("store-cancelled"));
+        QVERIFY(finished.wait(120000));
+        QVERIFY(finished.takeFirst().at(0).toBool());
+        QVERIFY(opened.count() > 0 || opened.wait(30000));
+        QCOMPARE(e.visibleImages(), 40);
+        e.significance()->setMaxQ(1.0);
+        QVERIFY(e.significanceRows() > 0);
+    }
 };
 
 QTEST_MAIN(TestStudyExplorer)
