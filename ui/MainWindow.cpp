@@ -6,7 +6,9 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSaveFile>
+#include <QMenu>
 #include <QSettings>
+#include <QToolButton>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -98,6 +100,25 @@ void MainWindow::buildUi() {
             QMessageBox::warning(this, "Save project", e.what());
         }
     });
+    auto* recent = new QToolButton;
+    recent->setText("Recent");
+    recent->setPopupMode(QToolButton::InstantPopup);
+    auto* recentMenu = new QMenu(recent);
+    recent->setMenu(recentMenu);
+    connect(recentMenu, &QMenu::aboutToShow, this, [this, recentMenu] {
+        recentMenu->clear();
+        const QStringList list = QSettings("BiasScope", "BiasScope").value("recentProjects").toStringList();
+        if (list.isEmpty()) recentMenu->addAction("(no recent projects)")->setEnabled(false);
+        for (const QString& p : list)
+            recentMenu->addAction(p, this, [this, p] {
+                try {
+                    openProject(p);
+                } catch (const std::exception& e) {
+                    QMessageBox::warning(this, "Open project", e.what());
+                }
+            });
+    });
+    tb->addWidget(recent);
     tb->addAction("Open study store…", this, [this] {
         const QString d = QFileDialog::getExistingDirectory(this, "Study store (output of study run)");
         if (d.isEmpty()) return;
@@ -269,6 +290,13 @@ void MainWindow::saveProject(const QString& path) const {
 }
 
 void MainWindow::openProject(const QString& path) {
+    {
+        QSettings settings("BiasScope", "BiasScope");
+        QStringList recent = settings.value("recentProjects").toStringList();
+        recent.removeAll(path);
+        recent.prepend(path);
+        settings.setValue("recentProjects", recent.mid(0, 10));
+    }
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) throw InputError(path.toStdString() + ": cannot open the project");
     QJsonParseError err{};

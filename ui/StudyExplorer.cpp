@@ -235,6 +235,10 @@ StudyExplorer::StudyExplorer(QWidget* parent)
         if (*label) bar2->addWidget(new QLabel(label));
         bar2->addWidget(w);
     }
+    counterpartButton_ = new QPushButton("⇄ masked / unmasked");
+    counterpartButton_->setToolTip("the same image in the other condition (context feathered away or not)");
+    connect(counterpartButton_, &QPushButton::clicked, this, [this] { selectImage(counterpart(image_)); });
+    bar2->addWidget(counterpartButton_);
     cursorLabel_ = new QLabel;
     cursorLabel_->setMinimumWidth(260);
     bar2->addWidget(cursorLabel_);
@@ -664,7 +668,30 @@ void StudyExplorer::selectImage(int i) {
     redrawTokens();
     redrawNeuronMap();
     redrawProfile();
+    const int other = counterpart(i);
+    counterpartButton_->setEnabled(other >= 0);
+    if (other >= 0) {
+        const auto& o = store_->images()[static_cast<std::size_t>(other)];
+        counterpartButton_->setText(QString("⇄ %1 (conf. %2)").arg(QString::fromStdString(o.set)).arg(o.confidence, 0, 'f', 2));
+    } else {
+        counterpartButton_->setText("⇄ no counterpart");
+    }
     emit selectionChanged();
+}
+
+int StudyExplorer::counterpart(int i) const {
+    if (!store_ || i < 0 || i >= static_cast<int>(store_->images().size())) return -1;
+    const auto& im = store_->images()[static_cast<std::size_t>(i)];
+    // the partner set: "masked_X" <-> "X" (the study's naming), else any set of the other condition
+    const std::string partner = im.set.rfind("masked_", 0) == 0 ? im.set.substr(7) : "masked_" + im.set;
+    int fallback = -1;
+    for (std::size_t k = 0; k < store_->images().size(); ++k) {
+        const auto& o = store_->images()[k];
+        if (o.stem != im.stem || o.condition == im.condition) continue;
+        if (o.set == partner) return static_cast<int>(k);
+        if (fallback < 0) fallback = static_cast<int>(k);
+    }
+    return fallback;
 }
 
 void StudyExplorer::selectTarget(const QString& t) {

@@ -60,6 +60,9 @@ public:
     QString storeDir() const;
 
     void selectImage(int storeIndex);
+    // The same image in the other condition (masked <-> unmasked: same file stem, the other set of
+    // the condition pair), -1 if the store has none.
+    int counterpart(int storeIndex) const;
     void selectTarget(const QString& target);
     void selectSite(const QString& site);
     void selectLayer(int layer);
@@ -136,6 +139,7 @@ private:
     QLabel *status_ = nullptr, *cursorLabel_ = nullptr, *layerLabel_ = nullptr;
     class QProgressBar* jobProgress_ = nullptr;
     class QPushButton* cancelButton_ = nullptr;
+    class QPushButton* counterpartButton_ = nullptr;
     std::shared_ptr<std::atomic<bool>> jobCancel_;
     bool jobRunning_ = false;
     QCustomPlot *relevancePlot_ = nullptr, *tokenPlot_ = nullptr, *neuronPlot_ = nullptr, *profilePlot_ = nullptr, *consistencyPlot_ = nullptr,

@@ -53,6 +53,10 @@ private slots:
         e->selectNeuron(3, 10);
         QVERIFY(neuron.wait(60000));
         QCOMPARE(e->profilePoints(), 240);
+        // the feathered counterpart of the open image (circle/test_circle_0 <-> masked_circle/test_circle_0)
+        const int other = e->counterpart(e->currentImage());
+        QVERIFY(other >= 0);
+        QCOMPARE(e->counterpart(other), e->currentImage());
 
         // the Attention-IoU tab: the run's table (same, different, all + uniform)
         QCOMPARE(w.attentionPanel()->resultCount(), 1);

@@ -110,6 +110,8 @@ private slots:
         QCOMPARE(e->visibleImages(), static_cast<int>(std::count_if(conf.begin(), conf.end(), [&](double c) { return c >= floor; })));
         e->setMinConfidence(0);
 
+        // counterparts: male3 <-> masked_male3 (file stems differ here: no counterpart), by set pairing when stems match
+        QCOMPARE(e->counterpart(3), -1);
         // an image: the input heatmap, the neuron map and the tokens follow it
         e->selectImage(13);
         QCOMPARE(e->currentImage(), 13);
