@@ -22,6 +22,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "AttentionPanel.h"
+#include "TestFixtures.h"
 #include "MainWindow.h"
 #include "data/AttentionData.h"
 #include "data/PlantedBias.h"
@@ -32,15 +33,6 @@ using namespace biasscope;
 namespace fs = std::filesystem;
 
 namespace {
-model::CnnModel tinyResNet(std::int64_t classes, std::uint64_t seed) {
-    model::CnnSpec s;
-    s.arch = "resnet";
-    s.stageBlocks = {1, 1, 1, 1};
-    s.stageWidths = {8, 16, 16, 16};
-    s.numClasses = classes;
-    s.seed = seed;
-    return model::makeRandomCnn(s);
-}
 void shot(QWidget& w, const QString& name) {
     QDir().mkpath(BIASSCOPE_SCREENSHOT_DIR);
     QVERIFY(w.grab().save(QString(BIASSCOPE_SCREENSHOT_DIR) + "/" + name));
@@ -56,7 +48,7 @@ class TestAttentionPanel : public QObject {
 private slots:
     void initTestCase() {
         at::set_num_threads(2);
-        model::saveCnnModel(tinyResNet(10, 1), (dir() / "init.safetensors").string());
+        model::saveCnnModel(test::tinyResNet(1, 10), (dir() / "init.safetensors").string());
         for (double bias : {0.5, 0.95}) {
             const std::string tag = bias == 0.5 ? "50" : "95";
             data::PlantedBiasOptions p;
@@ -194,7 +186,7 @@ private slots:
         std::ofstream(root / "CelebAMask-HQ-attribute-anno.csv") << csv;
         std::vector<std::string> models;
         for (std::uint64_t k = 0; k < 2; ++k) {
-            auto m = tinyResNet(40, 20 + k);
+            auto m = test::tinyResNet(20 + k, 40);
             m.labels = data::celebAttributeNames();
             models.push_back((dir() / ("celeb-" + std::to_string(k) + ".safetensors")).string());
             model::saveCnnModel(m, models.back());

@@ -6,8 +6,7 @@
 #include <ATen/Parallel.h>
 #include <torch/types.h>
 
-#include "data/SyntheticImage.h"
-#include "io/ImageIO.h"
+#include "TestFixtures.h"
 #include "io/Safetensors.h"
 #include "study/StudyAnalysis.h"
 #include "study/StudyDefinition.h"
@@ -34,31 +33,8 @@ const std::string kData = BIASSCOPE_TEST_DATA;
 
 // a store of the tiny ViT (ImageNet-like head + a 2-class "gender" head) over four sets of 10 images
 std::string makeStore(const fs::path& root) {
-    auto sd = io::readSafetensors(kData + "/tiny-vit/model.safetensors").tensors;
-    torch::manual_seed(2);
-    for (auto& [k, v] : sd) {
-        if (k == "classifier.weight") v = torch::randn({2, 32});
-        if (k == "classifier.bias") v = torch::zeros({2});
-    }
-    fs::create_directories(root / "models");
-    io::writeSafetensors((root / "models/gender.safetensors").string(), sd);
-    int seed = 0;
-    for (const std::string set : {"male", "female", "masked_male", "masked_female"}) {
-        fs::create_directories(root / set);
-        for (int i = 0; i < 10; ++i)
-            io::saveRgbImage((root / set / (set + std::to_string(i) + ".png")).string(), data::makeSyntheticImage(48, 48, static_cast<std::uint64_t>(++seed)));
-    }
-    std::ofstream(root / "study.json") << R"({"name": "tiny", "heads": [
-        {"name": "imagenet", "path": ")" << kData << R"(/tiny-vit"},
-        {"name": "gender", "path": "models/gender.safetensors", "config": ")" << kData << R"(/tiny-vit/config.json"}],
-      "targets": [{"name": "a", "head": "imagenet", "class": 1}, {"name": "b", "head": "imagenet", "class": 4},
-                  {"name": "gender_male", "head": "gender", "class": 1}, {"name": "gender_female", "head": "gender", "class": 0}],
-      "image_sets": [{"name": "male", "folder": "male", "condition": "unmasked", "reference_target": "gender_male"},
-                     {"name": "female", "folder": "female", "condition": "unmasked", "reference_target": "gender_female"},
-                     {"name": "masked_male", "folder": "masked_male", "condition": "masked", "reference_target": "gender_male"},
-                     {"name": "masked_female", "folder": "masked_female", "condition": "masked", "reference_target": "gender_female"}],
-      "sites": ["intermediate", "final"], "rule": "cp", "readout": "relevance",
-      "analysis": {"confidence_threshold": 0.0, "top_k": 3}})";
+    test::writeTinyStudy(root, kData + "/tiny-vit", {{"male", "unmasked"}, {"female", "unmasked"}, {"masked_male", "masked"}, {"masked_female", "masked"}}, 10,
+                         48, 48, R"("rule": "cp", "readout": "relevance", "analysis": {"confidence_threshold": 0.0, "top_k": 3})");
     const auto study = study::readStudyDefinition((root / "study.json").string());
     study::StudyRunOptions o;
     o.outDir = (root / "store").string();

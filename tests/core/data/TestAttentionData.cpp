@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/types.h>
 
+#include "TestFixtures.h"
 #include "TestRegistry.h"
 #include "common/Error.h"
 #include "data/AttentionData.h"
@@ -20,15 +21,6 @@ namespace {
 void writeText(const fs::path& p, const std::string& s) {
     fs::create_directories(p.parent_path());
     std::ofstream(p) << s;
-}
-template <typename F>
-std::string errorOf(F f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return {};
 }
 }  // namespace
 
@@ -88,14 +80,14 @@ private slots:
         QCOMPARE(t.values, d.attributes.values);
         // errors name file and line
         writeText(root / "bad.csv", "filename Eyeglasses Male\n0.jpg 1 -1\n1.jpg 1\n");
-        QVERIFY(errorOf([&] { data::readAttributeTable((root / "bad.csv").string()); }).find("bad.csv:3") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::readAttributeTable((root / "bad.csv").string()); }).find("bad.csv:3") != std::string::npos);
         writeText(root / "bad2.csv", "filename Eyeglasses\n0.jpg 2\n");
-        QVERIFY(errorOf([&] { data::readAttributeTable((root / "bad2.csv").string()); }).find("bad2.csv:2") != std::string::npos);
-        QVERIFY(errorOf([&] { d.attributes.labels("Smiling"); }).find("Smiling") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::readAttributeTable((root / "bad2.csv").string()); }).find("bad2.csv:2") != std::string::npos);
+        QVERIFY(test::errorOf([&] { d.attributes.labels("Smiling"); }).find("Smiling") != std::string::npos);
         // a listed image that is missing
         writeText(root / "missing" / "CelebAMask-HQ-attribute-anno.csv", "filename Male\n404.jpg 1\n");
         fs::create_directories(root / "missing" / "CelebA-HQ-img");
-        QVERIFY(errorOf([&] { data::loadCelebAMaskHQ((root / "missing").string()); }).find("404.jpg") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::loadCelebAMaskHQ((root / "missing").string()); }).find("404.jpg") != std::string::npos);
     }
 
     void labelMapGroupMasks() {
@@ -115,8 +107,8 @@ private slots:
         QCOMPARE(g[4].sum().item<float>(), 224.f * 112.f);  // resize 256 -> 256, crop 16 + 224: half the width
         cv::Mat bad(8, 8, CV_8U, cv::Scalar(30));
         cv::imwrite((dir() / "bad.png").string(), bad);
-        QVERIFY(errorOf([&] { data::celebGroupMasks((dir() / "bad.png").string(), 224); }).find("bad.png") != std::string::npos);
-        QVERIFY(errorOf([&] { data::celebGroupMasks((dir() / "none.png").string(), 224); }).find("none.png") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::celebGroupMasks((dir() / "bad.png").string(), 224); }).find("bad.png") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::celebGroupMasks((dir() / "none.png").string(), 224); }).find("none.png") != std::string::npos);
     }
 
     void waterbirdsLayout() {
@@ -135,11 +127,11 @@ private slots:
         QCOMPARE(data::attentionEvalImage(d.imagePath(i), 32).sizes().vec(), (std::vector<std::int64_t>{3, 32, 32}));
         // errors
         writeText(root / "bad1" / "metadata.csv", "img_filename,y,split\n");
-        QVERIFY(errorOf([&] { data::loadWaterbirds((root / "bad1").string()); }).find("'place'") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::loadWaterbirds((root / "bad1").string()); }).find("'place'") != std::string::npos);
         writeText(root / "bad2" / "metadata.csv", "img_filename,y,place,split\na.jpg,3,0,0\n");
-        QVERIFY(errorOf([&] { data::loadWaterbirds((root / "bad2").string()); }).find("metadata.csv:2") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::loadWaterbirds((root / "bad2").string()); }).find("metadata.csv:2") != std::string::npos);
         writeText(root / "bad3" / "metadata.csv", "img_filename,y,place,split\nnone/a.jpg,1,0,0\n");
-        QVERIFY(errorOf([&] { data::loadWaterbirds((root / "bad3").string()); }).find("none/a.jpg") != std::string::npos);
+        QVERIFY(test::errorOf([&] { data::loadWaterbirds((root / "bad3").string()); }).find("none/a.jpg") != std::string::npos);
     }
 };
 

@@ -8,6 +8,7 @@
 
 #include <torch/types.h>
 
+#include "TestFixtures.h"
 #include "TestRegistry.h"
 #include "data/SyntheticImage.h"
 #include "io/ImageIO.h"
@@ -23,29 +24,7 @@ namespace {
 
 // study folder with a 2-class "gender" head sharing the tiny ViT's backbone and two sets of images
 std::string makeStudy(const fs::path& root) {
-    auto sd = io::readSafetensors(test::dataPath("tiny-vit/model.safetensors")).tensors;
-    torch::manual_seed(2);
-    for (auto& [k, v] : sd) {
-        if (k == "classifier.weight") v = torch::randn({2, 32});
-        if (k == "classifier.bias") v = torch::zeros({2});
-    }
-    fs::create_directories(root / "models");
-    io::writeSafetensors((root / "models/gender.safetensors").string(), sd);
-    for (const auto& [set, seed] : std::vector<std::pair<std::string, int>>{{"male", 10}, {"female", 20}}) {
-        fs::create_directories(root / set);
-        for (int i = 0; i < 3; ++i)
-            io::saveRgbImage((root / set / (set + std::to_string(i) + ".png")).string(), data::makeSyntheticImage(40, 36, static_cast<std::uint64_t>(seed + i)));
-    }
-    const std::string path = (root / "study.json").string();
-    std::ofstream(path) << R"({"name": "tiny", "heads": [
-        {"name": "imagenet", "path": ")" << test::dataPath("tiny-vit") << R"("},
-        {"name": "gender", "path": "models/gender.safetensors", "config": ")" << test::dataPath("tiny-vit/config.json") << R"("}],
-      "targets": [{"name": "a", "head": "imagenet", "class": 1}, {"name": "b", "head": "imagenet", "class": 4},
-                  {"name": "gender_male", "head": "gender", "class": 1}, {"name": "gender_female", "head": "gender", "class": 0}],
-      "image_sets": [{"name": "male", "folder": "male", "condition": "unmasked", "reference_target": "gender_male"},
-                     {"name": "female", "folder": "female", "condition": "unmasked", "reference_target": "gender_female"}],
-      "sites": ["intermediate", "final"], "rule": "cp", "readout": "gradient"})";
-    return path;
+    return test::writeTinyStudy(root, test::dataPath("tiny-vit"), {{"male", "unmasked"}, {"female", "unmasked"}}, 3, 40, 36);
 }
 
 std::map<std::string, at::Tensor> storeContents(const fs::path& out) {

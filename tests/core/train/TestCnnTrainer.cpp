@@ -14,6 +14,7 @@
 #define slots Q_SLOTS
 #include <torch/types.h>
 
+#include "TestFixtures.h"
 #include "TestRegistry.h"
 #include "attention/Aggregation.h"
 #include "attention/AttentionTraining.h"
@@ -27,24 +28,6 @@ using namespace biasscope;
 namespace fs = std::filesystem;
 
 namespace {
-model::CnnModel tinyResNet(std::uint64_t seed, std::int64_t classes = 2) {
-    model::CnnSpec s;
-    s.arch = "resnet";
-    s.stageBlocks = {1, 1, 1, 1};
-    s.stageWidths = {8, 16, 16, 16};
-    s.numClasses = classes;
-    s.seed = seed;
-    return model::makeRandomCnn(s);
-}
-template <typename F>
-std::string errorOf(F f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return {};
-}
 }  // namespace
 
 class TestCnnTrainer : public QObject {
@@ -100,11 +83,11 @@ private slots:
         const at::Tensor t = torch::tensor({1.f, 0.f, 1.f, 1.f, 0.f, 0.f, 0.f, 0.f}).reshape({4, 2});  // p = 0.5, 0.25
         const at::Tensor pw = train::bcePosWeights(t, {"A", "B"});
         QVERIFY(torch::allclose(pw, torch::tensor({1.f, 3.f})));
-        QVERIFY(errorOf([&] { train::bcePosWeights(torch::tensor({0.f, 0.f, 1.f, 0.f}).reshape({2, 2}), {"Bald", "Male"}); }).find("'Male' is never positive") !=
+        QVERIFY(test::errorOf([&] { train::bcePosWeights(torch::tensor({0.f, 0.f, 1.f, 0.f}).reshape({2, 2}), {"Bald", "Male"}); }).find("'Male' is never positive") !=
                 std::string::npos);
         // balanced class weights n / (K n_k)
         QVERIFY(torch::allclose(train::balancedClassWeights({0, 0, 0, 1}, 2), torch::tensor({4.f / 6.f, 2.f})));
-        QVERIFY(errorOf([] { train::balancedClassWeights({0, 0}, 2); }).find("class 1 has no training images") != std::string::npos);
+        QVERIFY(test::errorOf([] { train::balancedClassWeights({0, 0}, 2); }).find("class 1 has no training images") != std::string::npos);
 
         // BCE with pos_weight: -(pw y log s(z) + (1 - y) log(1 - s(z))), mean over all entries
         train::CnnTrainData bce;
@@ -135,7 +118,7 @@ private slots:
     }
 
     void newHeadKeepsTheBackbone() {
-        const auto base = tinyResNet(5, 1000);
+        const auto base = test::tinyResNet(5, 1000);
         const auto m = model::cnnWithNewHead(base, 40, false, 9);
         QCOMPARE(m.numClasses, std::int64_t{40});
         QVERIFY(torch::equal(m.weights.at("layer4.0.conv2.weight"), base.weights.at("layer4.0.conv2.weight")));
@@ -197,13 +180,13 @@ private slots:
             QVERIFY(sub.descriptionJson.find("achieved_mcc") != std::string::npos);
         }
         o.subgroupAttribute = "Wavy_Hair";
-        QVERIFY(errorOf([&] { attention::celebTrainingData(d, o); }).find("Wavy_Hair") != std::string::npos);
+        QVERIFY(test::errorOf([&] { attention::celebTrainingData(d, o); }).find("Wavy_Hair") != std::string::npos);
     }
 
     void learnsResumesAndCancels() {
         const auto td = attention::waterbirdsTrainingData(data::loadWaterbirds(planted_.string()));
         QVERIFY(torch::allclose(td.lossWeights, torch::ones({2})));  // balanced classes
-        const auto init = tinyResNet(7);
+        const auto init = test::tinyResNet(7);
         auto options = [&](const std::string& name, int epochs) {
             train::CnnTrainOptions o;
             o.transform = train::attentionTrainTransform(32, true);
@@ -221,7 +204,7 @@ private slots:
         const auto trained = model::loadCnnModel(a.modelPath);
         QCOMPARE(trained.labels, (std::vector<std::string>{"landbird", "waterbird"}));
         QVERIFY(!torch::equal(trained.weights.at("layer1.0.bn1.running_mean"), init.weights.at("layer1.0.bn1.running_mean")));  // BN trained
-        QVERIFY(torch::equal(init.weights.at("fc.weight"), tinyResNet(7).weights.at("fc.weight")));  // the caller's model untouched
+        QVERIFY(torch::equal(init.weights.at("fc.weight"), test::tinyResNet(7).weights.at("fc.weight")));  // the caller's model untouched
 
         // 2 epochs, a cancel inside epoch 3, then the rest: the same model as the uninterrupted run
         train::trainCnn(init, td, options("resumed", 2));
@@ -246,14 +229,14 @@ private slots:
         for (std::size_t i = 0; i < ma.tensors.size(); ++i) QVERIFY2(torch::equal(ma.tensors[i].second, mb.tensors[i].second), ma.tensors[i].first.c_str());
 
         // another run's folder is refused, naming the state file
-        QVERIFY(errorOf([&] { train::trainCnn(tinyResNet(8), td, options("resumed", 4)); }).find("state.json") != std::string::npos);
+        QVERIFY(test::errorOf([&] { train::trainCnn(test::tinyResNet(8), td, options("resumed", 4)); }).find("state.json") != std::string::npos);
         // a model whose output count does not match
-        QVERIFY(errorOf([&] { train::trainCnn(tinyResNet(8, 3), td, options("x", 1)); }).find("3 outputs") != std::string::npos);
+        QVERIFY(test::errorOf([&] { train::trainCnn(test::tinyResNet(8, 3), td, options("x", 1)); }).find("3 outputs") != std::string::npos);
     }
 
     void trainsSeveralModelsAndSkipsFinishedOnes() {
         const fs::path initFile = dir() / "init.safetensors";
-        model::saveCnnModel(tinyResNet(1, 10), initFile.string());
+        model::saveCnnModel(test::tinyResNet(1, 10), initFile.string());
         attention::AttentionTrainOptions o;
         o.root = planted_.string();
         o.init = initFile.string();
