@@ -2,7 +2,9 @@
 // neuron and the target takes to redraw (everything the UI thread does: record reads, colour maps,
 // replots), as medians, and as ratios to a bare replot of the same plots in the same run. Memory: the
 // process's resident set after opening the store and after one neuron profile (its target/site block).
-//   bench_explorer [--tiny] [--store DIR] [--images N] [--targets T] [--repeats R]
+//   bench_explorer [--tiny] [--store DIR] [--images N] [--targets T] [--repeats R] [--browser N]
+// --browser N: the image browser with N images (tiny records, real image files): time to open the
+// store, to filter by set and by confidence, to select an image and to scroll the grid to the end.
 // Default: a ViT-B/16-shaped store written here (160 images = 80 iEAT images x 2 sets, 18 targets,
 // 12 layers, 3072 post-GELU / 768 block-output features, 197 tokens, 224 x 224 input maps; random
 // values, real images), kept in --store for later runs. --tiny: 8 images, 2 targets (CI smoke).
@@ -13,6 +15,7 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QListView>
 #include <QSignalSpy>
 #include <algorithm>
 #include <filesystem>
@@ -80,7 +83,7 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     bool tiny = false;
     std::string store;
-    int imagesPerSet = 80, targets = 18, repeats = 15;
+    int imagesPerSet = 80, targets = 18, repeats = 15, browser = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : throw std::runtime_error(a + " needs a value"); };
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
         else if (a == "--images") imagesPerSet = std::stoi(next()) / 2;
         else if (a == "--targets") targets = std::stoi(next());
         else if (a == "--repeats") repeats = std::stoi(next());
+        else if (a == "--browser") browser = std::stoi(next());
         else {
             std::cerr << "unknown option " << a << "\n";
             return 2;
@@ -97,6 +101,7 @@ int main(int argc, char** argv) {
     const std::string images = std::string(BIASSCOPE_SHARED_DATA) + "/ieat-gender/female";
     int layers = 12, inter = 3072, hidden = 768, tokens = 197, side = 224;
     if (tiny) imagesPerSet = 4, targets = 2, layers = 2, inter = 64, hidden = 32, tokens = 17, side = 32, repeats = 3;
+    if (browser > 0) imagesPerSet = browser / 2, targets = 1, layers = 2, inter = 16, hidden = 8, tokens = 5, side = 16;
     if (store.empty()) store = (fs::temp_directory_path() / (tiny ? "biasscope-bench-explorer-tiny" : "biasscope-bench-explorer")).string();
     const double rss0 = rssMiB();
     QElapsedTimer clock;
@@ -118,6 +123,31 @@ int main(int argc, char** argv) {
     const double openSeconds = clock.elapsed() / 1000.0;
     const double rssOpen = rssMiB();
     const int n = e.visibleImages();
+    if (browser > 0) {
+        auto* view = e.findChild<QListView*>();
+        auto ms = [&](const std::function<void()>& f) {
+            QElapsedTimer t;
+            t.start();
+            f();
+            QApplication::processEvents();
+            return t.nsecsElapsed() / 1e6;
+        };
+        const double filterSet = ms([&] { e.setSetFilter("masked_female"); });
+        const double filterAll = ms([&] { e.setSetFilter(""); });
+        const double filterConf = ms([&] { e.setMinConfidence(0.5); });
+        e.setMinConfidence(0);
+        const double select = ms([&] { e.selectImage(n / 2); });
+        const double scroll = ms([&] {
+            view->scrollToBottom();
+            view->repaint();
+        });
+        QApplication::processEvents();
+        std::cout << std::fixed << std::setprecision(1) << "browser: " << n << " images; store opened in " << openSeconds << " s (worker thread)\n"
+                  << "filter by set: " << filterSet << " ms, back to all: " << filterAll << " ms, by confidence: " << filterConf << " ms\n"
+                  << "select an image (all views): " << select << " ms; scroll the grid to the end and repaint: " << scroll << " ms\n"
+                  << "memory (RSS): " << rss0 << " MiB at start, " << rssOpen << " MiB with the store open, " << rssMiB() << " MiB after scrolling\n";
+        return 0;
+    }
     const auto plots = e.findChildren<QCustomPlot*>();
 
     auto timeIt = [&](const std::function<void(int)>& f) {

@@ -2,6 +2,11 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QLineEdit>
+#include <QSpinBox>
+#include <QStandardPaths>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -29,6 +34,8 @@
 
 #include "AttentionPanel.h"
 #include "BwrColorMap.h"
+#include "DemoLauncher.h"
+#include "common/Device.h"
 #include "StudyExplorer.h"
 #include "RelevanceJob.h"
 #include "TrainingPanel.h"
@@ -58,6 +65,14 @@ QCPColorGradient bwr() {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), state_(std::make_unique<State>()), job_(new RelevanceJob(this)) {
     setWindowTitle("BiasScope");
+    {
+        QSettings q("BiasScope", "BiasScope");
+        settings_.device = q.value("settings/device", "auto").toString();
+        settings_.threads = q.value("settings/threads", 0).toInt();
+        settings_.cacheDir = q.value("settings/cacheDir").toString();
+        state_->device = settings_.device;
+        if (settings_.threads > 0) configureCpuThreads(settings_.threads);
+    }
     buildUi();
     connect(job_, &RelevanceJob::modelLoaded, this, &MainWindow::onModelLoaded);
     connect(job_, &RelevanceJob::finished, this, &MainWindow::onFinished);
@@ -125,6 +140,29 @@ void MainWindow::buildUi() {
         explorer_->openStore(d);
         showTab(3);
     });
+    tb->addAction("Settings…", this, [this] {
+        QDialog d(this);
+        d.setWindowTitle("BiasScope settings");
+        auto* form = new QFormLayout(&d);
+        auto* device = new QComboBox;
+        device->setEditable(true);
+        device->addItems({"auto", "cpu", "cuda", "cuda:0", "cuda:1"});
+        device->setCurrentText(settings().device);
+        auto* threads = new QSpinBox;
+        threads->setRange(0, 256);
+        threads->setSpecialValueText("all cores");
+        threads->setValue(settings().threads);
+        auto* cache = new QLineEdit(settings().cacheDir);
+        form->addRow("Device (models, relevance, training)", device);
+        form->addRow("CPU threads", threads);
+        form->addRow("Cache folder (built-in demo)", cache);
+        auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+        connect(buttons, &QDialogButtonBox::accepted, &d, &QDialog::accept);
+        connect(buttons, &QDialogButtonBox::rejected, &d, &QDialog::reject);
+        form->addRow(buttons);
+        if (d.exec() == QDialog::Accepted) applySettings({device->currentText(), threads->value(), cache->text()});
+    });
+    tb->addAction("Demo", this, [this] { launchDemo(*this, settings().cacheDir + "/demo", 0.95); });
     tb->addAction("Open image…", this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, "Open image", {}, "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)");
         if (!p.isEmpty()) openImage(p);
@@ -280,6 +318,7 @@ void MainWindow::saveProject(const QString& path) const {
                                  {"split", QString::fromStdString(a.split)},         {"size", a.size},
                                  {"out", QString::fromStdString(a.outDir)}};
     p["relevance"] = QJsonObject{{"model", state_->modelPath}, {"image", state_->imagePath}, {"device", state_->device}};
+    p["settings"] = QJsonObject{{"device", settings_.device}, {"threads", settings_.threads}, {"cache_dir", settings_.cacheDir}};
     QSaveFile f(path);
     if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(p).toJson()) < 0 || !f.commit()) throw Error(path.toStdString() + ": could not write the project");
     QSettings settings("BiasScope", "BiasScope");
@@ -318,6 +357,10 @@ void MainWindow::openProject(const QString& path) {
     o.size = a.value("size").toInt(224);
     o.outDir = a.value("out").toString().toStdString();
     attention_->setRequest(o);
+    if (p.contains("settings")) {
+        const QJsonObject st = p.value("settings").toObject();
+        applySettings({st.value("device").toString("auto"), st.value("threads").toInt(0), st.value("cache_dir").toString()});
+    }
     const QJsonObject r = p.value("relevance").toObject();
     if (!r.value("device").toString().isEmpty()) setDevice(r.value("device").toString());
     if (!r.value("image").toString().isEmpty()) openImage(r.value("image").toString());
@@ -339,7 +382,26 @@ void MainWindow::openModel(const QString& path) {
     job_->loadModel(path, state_->device);
 }
 
-void MainWindow::setDevice(const QString& device) { state_->device = device; }
+void MainWindow::setDevice(const QString& device) {
+    state_->device = device;
+    settings_.device = device;
+}
+
+void MainWindow::applySettings(const Settings& s) {
+    settings_ = s;
+    setDevice(s.device.isEmpty() ? QString("auto") : s.device);
+    configureCpuThreads(s.threads);
+    QSettings q("BiasScope", "BiasScope");
+    q.setValue("settings/device", settings_.device);
+    q.setValue("settings/threads", settings_.threads);
+    q.setValue("settings/cacheDir", settings_.cacheDir);
+}
+
+MainWindow::Settings MainWindow::settings() const {
+    Settings s = settings_;
+    if (s.cacheDir.isEmpty()) s.cacheDir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
+    return s;
+}
 
 void MainWindow::onModelLoaded(const std::shared_ptr<const ModelOutcome>& outcome) {
     if (!outcome->error.isEmpty()) {

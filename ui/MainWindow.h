@@ -34,6 +34,15 @@ public:
     // Asynchronous: modelReady() / failed() tell when it is done.
     void openModel(const QString& path);
     void setDevice(const QString& device);  // auto | cpu | cuda[:N], used for the next model load
+    // Settings (also in the project file and QSettings): device, CPU threads (0 = all), cache folder
+    // (where the built-in demo is made).
+    struct Settings {
+        QString device = "auto";
+        int threads = 0;
+        QString cacheDir;
+    };
+    void applySettings(const Settings& s);
+    Settings settings() const;
     bool openImage(const QString& path);
     void selectTarget(int classIndex);
     void selectSite(const QString& site);
@@ -73,6 +82,7 @@ private:
     void setBusy(bool busy);
     void showError(const QString& message);
 
+    Settings settings_;
     struct State;
     std::unique_ptr<State> state_;
     RelevanceJob* job_ = nullptr;

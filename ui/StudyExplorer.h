@@ -88,6 +88,7 @@ public:
     TableFilter* significance() const { return sigFilter_; }
     int significanceRows() const;
     QTabWidget* analysisTabs() const { return analysisTabs_; }
+    QCustomPlot* neuronPlot() const { return neuronPlot_; }
     void redrawAll();  // every plot of the current selection, synchronously (benchmarks)
 
 signals:

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
 
     biasscope::configureCpuThreads(0);
     biasscope::ui::MainWindow window;
-    window.setDevice(parser.value(device));
+    if (parser.isSet(device)) window.setDevice(parser.value(device));  // else the saved setting
     window.show();
     const bool haveBoth = (parser.isSet(model) && parser.isSet(image)) || parser.isSet(demo);
     const bool nothingToOpen = !parser.isSet(model) && !parser.isSet(image) && !parser.isSet(demo) && !parser.isSet(screenshot);

@@ -21,6 +21,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <qcustomplot.h>
+
 #include "MainWindow.h"
 #include "StudyExplorer.h"
 #include "TableModels.h"
@@ -102,6 +104,16 @@ private slots:
         const at::Tensor direct = store.normalisedNeurons(13, e->currentTarget().toStdString(), e->currentSite().toStdString());
         QCOMPARE(p.value[13], direct[1][7].item<float>());
         QVERIFY(e->topKImages() >= 0 && e->topKImages() <= 40);
+        // the same by a mouse click on the neuron map: layer 0, neuron 12
+        {
+            QCustomPlot* plot = e->neuronPlot();
+            QCPAxisRect* r = plot->axisRects().first();
+            const QPoint at(static_cast<int>(r->axis(QCPAxis::atBottom)->coordToPixel(12)), static_cast<int>(r->axis(QCPAxis::atLeft)->coordToPixel(0)));
+            QTest::mouseClick(plot, Qt::LeftButton, {}, at);
+            QVERIFY(ready.wait(30000));
+            QCOMPARE(e->currentNeuron(), 12);
+            QCOMPARE(e->profilePoints(), 40);
+        }
         shot(w, "explorer.png");
 
         // significance table: all tests at q <= 1, sortable, filterable, exportable
