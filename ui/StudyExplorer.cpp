@@ -1008,8 +1008,12 @@ void StudyExplorer::redrawConsistency() {
             const int si = setIndex.emplace(k.first, static_cast<int>(setIndex.size())).first->second;
             series.push_back({k.first + " · " + k.second, v, colours[si % 4], k.second == "final", k.second == "final"});
         }
+        QStringList missing;  // sets with no row: fewer than 2 images passed the confidence threshold
+        for (const auto& set : store_->setNames())
+            if (!setIndex.count(QString::fromStdString(set))) missing << QString::fromStdString(set);
         buildConsistencyFigure(*consistencyPlot_, "Consistency of the top-ranked neuron per layer", series,
-                               "From analysis/consistency.csv; block output ('final') dashed with squares, post-GELU solid.");
+                               "From analysis/consistency.csv; block output ('final') dashed with squares, post-GELU solid." +
+                                   (missing.isEmpty() ? QString() : " No curve for " + missing.join(", ") + ": fewer than 2 of its images pass the confidence threshold."));
     } catch (const std::exception& e) {
         buildConsistencyFigure(*consistencyPlot_, "Consistency", {}, QString::fromUtf8(e.what()));
     }

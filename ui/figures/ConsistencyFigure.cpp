@@ -52,6 +52,8 @@ void buildConsistencyFigure(QCustomPlot& plot, const QString& title, const std::
     legend->setLayer("legend");
     legend->setFont(QFont("sans", 7));
     legend->setBrush(QColor(255, 255, 255, 220));
+    legend->setFillOrder(QCPLayoutGrid::foRowsFirst);
+    legend->setWrap(4);  // more than 4 curves (e.g. 4 sets x 2 sites): further columns instead of a legend taller than the plot
     for (int i = 0; i < plot.graphCount(); ++i) plot.graph(i)->addToLegend(legend);
     if (!caption.isEmpty()) {
         addWrappedText(plot, 2, caption, QFont("sans", 7), QColor(70, 70, 70));
