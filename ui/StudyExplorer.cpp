@@ -282,6 +282,9 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     rl->addWidget(new QLabel("Images with the neuron in their top-k (click to open):"));
     topKList_ = new QListWidget;
     rl->addWidget(topKList_, 1);
+    rl->addWidget(new QLabel("This image's top-k neurons per layer (click: across images):"));
+    layerTopK_ = new QListWidget;
+    rl->addWidget(layerTopK_, 1);
     split->addWidget(right);
     split->setStretchFactor(1, 2);
     vsplit->addWidget(split);
@@ -416,7 +419,10 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     connect(alphaSlider_, &QSlider::valueChanged, this, [this] { redrawRelevance(); });
     connect(grayBox_, &QCheckBox::toggled, this, [this] { redrawRelevance(); });
     connect(smoothBox_, &QCheckBox::toggled, this, [this] { redrawRelevance(); });
-    connect(topKBox_, qOverload<int>(&QSpinBox::valueChanged), this, [this] { redrawProfile(); });
+    connect(topKBox_, qOverload<int>(&QSpinBox::valueChanged), this, [this] {
+        redrawNeuronMap();
+        redrawProfile();
+    });
     connect(maxQBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), sigFilter_, &TableFilter::setMaxQ);
     connect(tableLayerBox_, qOverload<int>(&QSpinBox::valueChanged), sigFilter_, &TableFilter::setLayer);
     connect(searchEdit_, &QLineEdit::textChanged, sigFilter_, &TableFilter::setSearch);
@@ -441,6 +447,10 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     connect(simSetBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawSimilarity(); });
     connect(styleBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawSimilarity(); });
     connect(semBox_, &QCheckBox::toggled, this, [this] { redrawSimilarity(); });
+    connect(layerTopK_, &QListWidget::itemClicked, this, [this](QListWidgetItem* it) {
+        const QPoint p = it->data(Qt::UserRole).toPoint();  // (layer, neuron)
+        selectNeuron(p.x(), p.y());
+    });
     connect(topKList_, &QListWidget::itemActivated, this, [this](QListWidgetItem* it) { selectImage(it->data(Qt::UserRole).toInt()); });
     connect(topKList_, &QListWidget::itemClicked, this, [this](QListWidgetItem* it) { selectImage(it->data(Qt::UserRole).toInt()); });
     // clicks on the maps
@@ -711,6 +721,7 @@ QString StudyExplorer::currentSite() const { return siteBox_->currentText(); }
 int StudyExplorer::currentLayer() const { return layerSlider_->value(); }
 int StudyExplorer::visibleImages() const { return images_->rowCount(); }
 int StudyExplorer::topKImages() const { return topKList_->count(); }
+int StudyExplorer::layerTopKRows() const { return layerTopK_->count(); }
 QString StudyExplorer::cursorText() const { return cursor_; }
 int StudyExplorer::significanceRows() const { return sigFilter_->rowCount(); }
 
@@ -834,7 +845,7 @@ void StudyExplorer::redrawTokens() {
         for (std::int64_t c = 0; c < g.cols; ++c) m.values.push_back(v[r * g.cols + c]);
     m.columnLabel = "patch column";
     const bool allZero = std::all_of(m.values.begin(), m.values.end(), [](float x) { return x == 0.f; });
-    buildLayerMapFigure(*tokenPlot_, QString("Token relevance, layer %1 (%2 prefix token(s) not drawn: CLS %3)").arg(layer).arg(g.prefix).arg(g.prefix ? row[0].item<float>() : 0.f, 0, 'g', 3),
+    buildLayerMapFigure(*tokenPlot_, (g.prefix ? QString("Tokens, layer %1 (CLS %2 not drawn)").arg(layer).arg(row[0].item<float>(), 0, 'g', 3) : QString("Tokens, layer %1").arg(layer)),
                         m, 0, allZero ? QString("All patch tokens are 0 here: from the last block only the CLS token reaches the head.") : QString());
     if (auto* r = firstRect(tokenPlot_)) r->axis(QCPAxis::atLeft)->setLabel("patch row (top = 0)");
     tokenPlot_->replot();
@@ -854,6 +865,21 @@ void StudyExplorer::redrawNeuronMap() {
     m.columns = static_cast<int>(n.size(1));
     m.values = toVector(n);
     m.columnLabel = "neuron (click: across images)";
+    {  // the top-k neurons of every layer, by |normalised relevance|, last layer first
+        layerTopK_->clear();
+        const int k = std::min(topKBox_->value(), m.columns);
+        for (int l = m.layers - 1; l >= 0; --l) {
+            const at::Tensor row = n[l];
+            const auto top = row.abs().topk(k);
+            const at::Tensor idx = std::get<1>(top);
+            for (int r = 0; r < k; ++r) {
+                const int f = static_cast<int>(idx[r].item<std::int64_t>());
+                auto* it = new QListWidgetItem(QString("layer %1  #%2  neuron %3  (%4)").arg(l).arg(r + 1).arg(f).arg(row[f].item<float>(), 0, 'f', 3));
+                it->setData(Qt::UserRole, QPoint(l, f));
+                layerTopK_->addItem(it);
+            }
+        }
+    }
     buildLayerMapFigure(*neuronPlot_, QString("Neurons of %1 · %2 (per-layer abs-max normalised)").arg(targetBox_->currentText(), siteBox_->currentText()), m, 1.0,
                         QString());
     if (neuron_ >= 0) {

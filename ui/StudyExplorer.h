@@ -84,6 +84,7 @@ public:
     double heatLimit() const { return heatLimit_; }
     int profilePoints() const { return profilePoints_; }
     int topKImages() const;
+    int layerTopKRows() const;
     QString cursorText() const;
     TableFilter* significance() const { return sigFilter_; }
     int significanceRows() const;
@@ -136,6 +137,7 @@ private:
     QLineEdit* searchEdit_ = nullptr;
     QListView* imageView_ = nullptr;
     QListWidget* topKList_ = nullptr;
+    QListWidget* layerTopK_ = nullptr;  // the image's top-k neurons of every layer
     QTableView* sigView_ = nullptr;
     QLabel *status_ = nullptr, *cursorLabel_ = nullptr, *layerLabel_ = nullptr;
     class QProgressBar* jobProgress_ = nullptr;

@@ -94,6 +94,7 @@ private slots:
         e->selectImage(13);
         QCOMPARE(e->currentImage(), 13);
         QVERIFY(e->heatLimit() > 0);
+        QCOMPARE(e->layerTopKRows(), 2 * 5);  // 2 layers x top-5
 
         // a neuron: its value in all 40 images, equal to the store's normalised values
         QSignalSpy ready(e, &ui::StudyExplorer::neuronReady);
