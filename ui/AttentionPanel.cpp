@@ -82,43 +82,41 @@ QImage toImage(const at::Tensor& pixels, const std::vector<double>& mean, const 
     return img;
 }
 
-// the map (values in [0, 1]) in magma over the grey image, alpha 0.55
-QImage overlay(const QImage& base, const at::Tensor& map) {
-    QCPColorGradient magma;
-    applyMagmaGradient(magma);
-    const at::Tensor mp = map.contiguous();
-    const float* v = mp.data_ptr<float>();
+// Per pixel: colour(grey value of the image, map value in [0, 1]) -> RGB, over the image's grey version.
+template <typename Colour>
+QImage blendOverGrey(const QImage& base, const at::Tensor& values, Colour colour) {
+    const at::Tensor vt = values.contiguous();
+    const float* v = vt.data_ptr<float>();
     QImage out = base.convertToFormat(QImage::Format_RGB888);
     const int S = out.width();
     for (int y = 0; y < S; ++y) {
         uchar* line = out.scanLine(y);
         for (int x = 0; x < S; ++x) {
-            const int g = qGray(line[3 * x], line[3 * x + 1], line[3 * x + 2]);
-            const QRgb c = magma.color(v[y * S + x], QCPRange(0, 1));
-            line[3 * x] = static_cast<uchar>(0.45 * g + 0.55 * qRed(c));
-            line[3 * x + 1] = static_cast<uchar>(0.45 * g + 0.55 * qGreen(c));
-            line[3 * x + 2] = static_cast<uchar>(0.45 * g + 0.55 * qBlue(c));
+            const QRgb c = colour(qGray(line[3 * x], line[3 * x + 1], line[3 * x + 2]), std::clamp(static_cast<double>(v[y * S + x]), 0.0, 1.0));
+            line[3 * x] = static_cast<uchar>(qRed(c));
+            line[3 * x + 1] = static_cast<uchar>(qGreen(c));
+            line[3 * x + 2] = static_cast<uchar>(qBlue(c));
         }
     }
     return out;
 }
 
+// the map in magma over the grey image, alpha 0.55
+QImage overlay(const QImage& base, const at::Tensor& map) {
+    QCPColorGradient magma;
+    applyMagmaGradient(magma);
+    return blendOverGrey(base, map, [&](int g, double m) {
+        const QRgb c = magma.color(m, QCPRange(0, 1));
+        return qRgb(static_cast<int>(0.45 * g + 0.55 * qRed(c)), static_cast<int>(0.45 * g + 0.55 * qGreen(c)), static_cast<int>(0.45 * g + 0.55 * qBlue(c)));
+    });
+}
+
+// the mask in turquoise over the darkened grey image
 QImage maskImage(const QImage& base, const at::Tensor& mask) {
-    const at::Tensor mk = mask.contiguous();
-    const float* v = mk.data_ptr<float>();
-    QImage out = base.convertToFormat(QImage::Format_RGB888);
-    const int S = out.width();
-    for (int y = 0; y < S; ++y) {
-        uchar* line = out.scanLine(y);
-        for (int x = 0; x < S; ++x) {
-            const double a = std::clamp(static_cast<double>(v[y * S + x]), 0.0, 1.0);
-            const int g = qGray(line[3 * x], line[3 * x + 1], line[3 * x + 2]) / 3;
-            line[3 * x] = static_cast<uchar>(g + a * (255 - g) * 0.15);
-            line[3 * x + 1] = static_cast<uchar>(g + a * (255 - g) * 0.85);
-            line[3 * x + 2] = static_cast<uchar>(g + a * (255 - g) * 0.75);
-        }
-    }
-    return out;
+    return blendOverGrey(base, mask, [](int g, double a) {
+        g /= 3;
+        return qRgb(static_cast<int>(g + a * (255 - g) * 0.15), static_cast<int>(g + a * (255 - g) * 0.85), static_cast<int>(g + a * (255 - g) * 0.75));
+    });
 }
 
 QLabel* imageBox(const QString& tip) {

@@ -113,4 +113,18 @@ std::vector<std::pair<std::string, std::string>> BatchLoader::unreadable() const
     return unreadable_;
 }
 
+LoaderOptions epochLoaderOptions(bool train, int batchSize, int workers, std::uint64_t seed, std::uint64_t epoch, const TransformOptions& transform,
+                                 bool pinMemory) {
+    LoaderOptions lo;
+    lo.batchSize = batchSize;
+    lo.workers = workers;
+    lo.augment = train;
+    lo.shuffle = train;
+    lo.seed = seed;
+    lo.epoch = epoch;
+    lo.transform = transform;
+    lo.pinMemory = pinMemory;
+    return lo;
+}
+
 }  // namespace biasscope::data

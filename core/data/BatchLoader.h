@@ -68,6 +68,11 @@ private:
     std::vector<std::thread> threads_;
 };
 
+// The loader of a training run's epoch: augmented and shuffled per epoch (train) or the evaluation
+// transform in file order; pinned memory when the batches go to a GPU.
+LoaderOptions epochLoaderOptions(bool train, int batchSize, int workers, std::uint64_t seed, std::uint64_t epoch, const TransformOptions& transform,
+                                 bool pinMemory);
+
 // Epoch order: a seeded shuffle of 0..n-1 (std::mt19937_64 from seed and epoch), or identity.
 std::vector<std::size_t> epochOrder(std::size_t n, std::uint64_t seed, std::uint64_t epoch, bool shuffle);
 

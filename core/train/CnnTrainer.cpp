@@ -85,16 +85,7 @@ at::Tensor batchTargets(const CnnTrainData& d, const data::Batch& b, const at::T
 }
 
 data::LoaderOptions loaderOptions(const CnnTrainOptions& o, bool train, std::uint64_t epoch) {
-    data::LoaderOptions lo;
-    lo.batchSize = o.batchSize;
-    lo.workers = o.workers;
-    lo.augment = train;
-    lo.shuffle = train;
-    lo.seed = o.seed;
-    lo.epoch = epoch;
-    lo.transform = o.transform;
-    lo.pinMemory = o.device.is_cuda();
-    return lo;
+    return data::epochLoaderOptions(train, o.batchSize, o.workers, o.seed, epoch, o.transform, o.device.is_cuda());
 }
 
 bool isStatistic(const std::string& k) {

@@ -66,16 +66,7 @@ std::string optionsKey(const TrainOptions& o, const data::DatasetSplits& d, cons
 
 // training (augmented, shuffled per epoch) or evaluation (eval transform, file order) batches
 data::LoaderOptions loaderOptions(const TrainOptions& o, bool train, std::uint64_t epoch) {
-    data::LoaderOptions lo;
-    lo.batchSize = o.batchSize;
-    lo.workers = o.workers;
-    lo.augment = train;
-    lo.shuffle = train;
-    lo.seed = o.seed;
-    lo.epoch = epoch;
-    lo.transform = o.transform;
-    lo.pinMemory = o.device.is_cuda();
-    return lo;
+    return data::epochLoaderOptions(train, o.batchSize, o.workers, o.seed, epoch, o.transform, o.device.is_cuda());
 }
 
 struct Features {
