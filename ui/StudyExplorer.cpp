@@ -466,7 +466,7 @@ StudyExplorer::StudyExplorer(QWidget* parent)
         if (!r || !r->rect().contains(e->pos()) || !store_) return;
         const int layer = static_cast<int>(std::lround(r->axis(QCPAxis::atBottom)->pixelToCoord(e->pos().x())));
         const int rowFromBottom = static_cast<int>(std::lround(r->axis(QCPAxis::atLeft)->pixelToCoord(e->pos().y())));
-        const QStringList labels = similarityPlot_->property("labels").toStringList();
+        const QStringList& labels = similarityLabels_;
         const int row = labels.size() - 1 - rowFromBottom;
         if (row >= 0 && row < labels.size()) selectLabelLayer(labels[row], siteBox_->currentText(), layer);
     });
@@ -739,8 +739,8 @@ void StudyExplorer::selectLabelLayer(const QString& label, const QString& site, 
         tableLayerBox_->setValue(layer);
     }
     sigFilter_->setLayer(layer);
-    similarityPlot_->setProperty("selectedLabel", label);
-    similarityPlot_->setProperty("selectedLayer", layer);
+    selectedLabel_ = label;
+    selectedLayer_ = layer;
     redrawSimilarity();
     emit selectionChanged();
 }
@@ -1077,12 +1077,12 @@ void StudyExplorer::redrawSimilarity() {
         else
             buildSimilarityHeatmap(*similarityPlot_, title, grid, parseSignificanceStyle(styleBox_->currentData().toString()),
                                    "q < 0.05 (BH) significant. Click a cell: that label and layer everywhere.");
-        similarityPlot_->setProperty("labels", grid.labels);
-        const QString selLabel = similarityPlot_->property("selectedLabel").toString();
+        similarityLabels_ = grid.labels;
+        const QString selLabel = selectedLabel_;
         const int row = grid.labels.indexOf(selLabel);
         if (row >= 0) {
             if (auto* r = firstRect(similarityPlot_)) {
-                const int layer = similarityPlot_->property("selectedLayer").toInt();
+                const int layer = selectedLayer_;
                 const double y = grid.labels.size() - 1 - row;
                 auto* mark = new QCPItemRect(similarityPlot_);
                 mark->setClipAxisRect(r);

@@ -14,6 +14,7 @@
 // The whole view state saves to / restores from JSON (the project file).
 #include <QImage>
 #include <QJsonObject>
+#include <QStringList>
 #include <QWidget>
 #include <atomic>
 #include <map>
@@ -113,6 +114,9 @@ private:
     std::shared_ptr<study::StudyStore> store_;
     std::shared_ptr<const study::NeuronProfile> profile_;
     QString profileLabel_;
+    QStringList similarityLabels_;  // rows of the similarity heatmap shown (top to bottom)
+    QString selectedLabel_;         // the linked label / layer (outlined in the heatmap)
+    int selectedLayer_ = -1;
     QImage cachedImage_;  // the current image, decoded
     int cachedImageIndex_ = -1;
     ImageListModel* images_ = nullptr;

@@ -200,15 +200,8 @@ CnnTrainResult trainCnn(const model::CnnModel& init, const CnnTrainData& data, c
                 correct += c;
                 decisions += dn;
                 seen += n;
-                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                const double rate = seen / std::max(secs, 1e-9);
-                if (cb.onStep) cb.onStep(epoch, k, static_cast<int>(loader.batches()), lossSum / seen, rate);
-                const double remaining = (static_cast<double>(loader.batches() - static_cast<std::size_t>(k)) * o.batchSize +
-                                          static_cast<double>(o.epochs - epoch) * static_cast<double>(data.train.size())) / std::max(rate, 1e-9);
-                std::ostringstream st;
-                st << "epoch " << epoch << "/" << o.epochs << " step " << k << "/" << loader.batches() << " loss " << std::setprecision(4) << lossSum / seen << ", "
-                   << static_cast<int>(rate) << " img/s, ETA " << static_cast<long>(remaining) << " s";
-                job.report((epoch - 1 + static_cast<double>(k) / static_cast<double>(loader.batches())) / o.epochs, st.str());
+                reportTrainingStep(job, cb, epoch, o.epochs, k, loader.batches(), lossSum / seen, seen,
+                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), o.batchSize, data.train.size());
             }
             addUnreadable(loader);
         }

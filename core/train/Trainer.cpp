@@ -259,15 +259,9 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
                     feats = model::vitFeatures(m.backbone, x);
                 }
                 step(model::headLogits(head, feats), y);
-                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                const double rate = seen / std::max(secs, 1e-9);
-                if (cb.onStep) cb.onStep(epoch, k, static_cast<int>(loader.batches()), lossSum / seen, rate);
-                const double remaining = (static_cast<double>(loader.batches() - static_cast<std::size_t>(k)) * o.batchSize +
-                                          static_cast<double>(o.epochs - epoch) * static_cast<double>(data.train.size())) / std::max(rate, 1e-9);
-                std::ostringstream st;
-                st << "epoch " << epoch << "/" << o.epochs << " step " << k << "/" << loader.batches() << " loss " << std::setprecision(4) << lossSum / seen << ", "
-                   << static_cast<int>(rate) << " img/s, ETA " << static_cast<long>(remaining) << " s (at most; early stopping may end sooner)";
-                job.report((epoch - 1 + static_cast<double>(k) / static_cast<double>(loader.batches())) / o.epochs, st.str());
+                reportTrainingStep(job, cb, epoch, o.epochs, k, loader.batches(), lossSum / seen, seen,
+                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), o.batchSize, data.train.size(),
+                                   " (at most; early stopping may end sooner)");
             }
             for (const auto& u : loader.unreadable())
                 if (std::find(r.unreadable.begin(), r.unreadable.end(), u) == r.unreadable.end()) r.unreadable.push_back(u);
