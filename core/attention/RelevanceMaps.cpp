@@ -11,8 +11,7 @@ CamResult lrpMaps(const model::VitModel& m, const at::Tensor& pixels, explain::A
     if (m.heads.empty()) throw InputError("LRP maps: the model has no classifier head");
     CamResult r;
     const at::Tensor logits = explain::vitLogits(m, pixels).front().to(torch::kCPU);
-    const at::Tensor scalarPerImage = camScalar(logits, target, index, r.explained);
-    (void)scalarPerImage;
+    camScalar(logits, target, index, r.explained);  // the explained class per image, as GradCAM picks it (checks the index and finite logits)
     explain::RelevanceOptions ro;
     ro.rule = rule;
     ro.sites.clear();  // only the input heatmap is needed

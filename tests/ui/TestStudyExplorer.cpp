@@ -165,6 +165,19 @@ private slots:
         QCOMPARE(e2->currentNeuron(), 3);
         QCOMPARE(e2->saveState(), e->saveState());
 
+        // a file that is not a project: refused with its name, the window keeps its state
+        {
+            QFile bad(tmp_.filePath("bad.biasscope.json"));
+            QVERIFY(bad.open(QIODevice::WriteOnly));
+            bad.write("{\"format\": \"something else\"}");
+        }
+        try {
+            w2.openProject(tmp_.filePath("bad.biasscope.json"));
+            QFAIL("no error");
+        } catch (const std::exception& ex) {
+            QVERIFY2(QString(ex.what()).contains("bad.biasscope.json"), ex.what());
+        }
+        QCOMPARE(e2->currentImage(), 27);
         // a folder that is not a store: refused, the open store stays
         e->openStore(tmp_.path());
         QVERIFY(opened.wait(30000));
