@@ -309,15 +309,7 @@ AttentionPanel::AttentionPanel(QWidget* parent) : QWidget(parent), cancel_(std::
             QMessageBox::warning(this, "Export", e.what());
         }
     });
-    installExportMenu(figurePlot_, "attention-iou", [this] {
-        QJsonObject prov;
-        prov["view"] = "Attention-IoU";
-        prov["figure_kind"] = figureBox_->currentText();
-        QJsonArray inputs;
-        for (const auto& s : results_) inputs.append(QString::fromStdString(s.path));
-        prov["results"] = inputs;
-        return prov;
-    });
+    installExportMenu(figurePlot_, "attention-iou", [this] { return figureProvenance(); });
 
     connect(&scoreWatcher_, &QFutureWatcherBase::finished, this, &AttentionPanel::onScoresFinished);
     connect(&imageWatcher_, &QFutureWatcherBase::finished, this, &AttentionPanel::onImageFinished);
@@ -572,15 +564,17 @@ void AttentionPanel::setFigure(Figure f) {
 
 void AttentionPanel::redrawFigure() { buildAttentionFigure(*figurePlot_, static_cast<AttentionFigure>(figure_), results_); }
 
-void AttentionPanel::exportFigure(const QString& path, const FigureExportOptions& options) {
+QJsonObject AttentionPanel::figureProvenance() const {
     QJsonObject prov;
     prov["view"] = "Attention-IoU";
     prov["figure_kind"] = figureBox_->currentText();
     QJsonArray inputs;
     for (const auto& s : results_) inputs.append(QString::fromStdString(s.path));
     prov["results"] = inputs;
-    ui::exportFigure(*figurePlot_, path, options, prov);
+    return prov;
 }
+
+void AttentionPanel::exportFigure(const QString& path, const FigureExportOptions& options) { ui::exportFigure(*figurePlot_, path, options, figureProvenance()); }
 
 int AttentionPanel::resultCount() const { return static_cast<int>(results_.size()); }
 int AttentionPanel::tableRows() const { return table_->rowCount(); }

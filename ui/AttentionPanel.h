@@ -6,6 +6,7 @@
 // population std over models, the uniform-map baseline), and draw the study's figures from the runs
 // loaded (mask-score bars, score vs bias, heatmap-score scatter) with export for papers.
 #include <QFutureWatcher>
+#include <QJsonObject>
 #include <QWidget>
 #include <atomic>
 #include <memory>
@@ -74,6 +75,7 @@ private:
     void onScoresFinished();
     void onImageFinished();
     void redrawFigure();
+    QJsonObject figureProvenance() const;  // the sidecar of exported figures and data
     void redrawImage();
     void setBusy(bool b);
 

@@ -5,6 +5,9 @@
 // store and restore them.
 #include <cmath>
 #include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -26,6 +29,23 @@ struct Adam {
             m.push_back(torch::zeros_like(*p));
             v.push_back(torch::zeros_like(*p));
         }
+    }
+    // The moments as checkpoint tensors "adam_m/<i>", "adam_v/<i>" (CPU).
+    void appendState(std::vector<std::pair<std::string, at::Tensor>>& out) const {
+        for (std::size_t i = 0; i < m.size(); ++i) {
+            out.emplace_back("adam_m/" + std::to_string(i), m[i].to(torch::kCPU).contiguous());
+            out.emplace_back("adam_v/" + std::to_string(i), v[i].to(torch::kCPU).contiguous());
+        }
+    }
+    // Restores the moments from checkpoint tensors and the step count; `get` throws naming the file.
+    template <typename Get>
+    void restoreState(const Get& get, std::int64_t steps) {
+        torch::NoGradGuard ng;
+        for (std::size_t i = 0; i < m.size(); ++i) {
+            m[i].copy_(get("adam_m/" + std::to_string(i)));
+            v[i].copy_(get("adam_v/" + std::to_string(i)));
+        }
+        step = steps;
     }
     // One step with the gradients in p.grad(); clears them afterwards.
     void update() {

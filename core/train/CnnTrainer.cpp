@@ -11,8 +11,6 @@
 #include "common/Error.h"
 #include "data/BatchLoader.h"
 #include "io/AtomicFile.h"
-#include "io/JsonFile.h"
-#include "io/Safetensors.h"
 #include "io/Sha256.h"
 #include "train/Adam.h"
 #include "train/History.h"
@@ -149,23 +147,14 @@ CnnTrainResult trainCnn(const model::CnnModel& init, const CnnTrainData& data, c
 
     const fs::path last = fs::path(o.outDir) / "last";
     int startEpoch = 1;
-    if (fs::exists(last / "state.json")) {
-        const nlohmann::json st = io::readJsonFile((last / "state.json").string(), "training state");
-        if (st.value("options_key", "") != key)
-            throw InputError((last / "state.json").string() + ": this folder holds a run with other options, data or initial model; use another output folder");
-        auto rec = io::readSafetensors((last / "checkpoint.safetensors").string());
-        std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
-        torch::NoGradGuard ng;
-        for (auto& [k, w] : m.weights) {
-            auto it = t.find("w/" + k);
-            if (it == t.end()) throw InputError((last / "checkpoint.safetensors").string() + ": missing tensor 'w/" + k + "'");
-            w.copy_(it->second);
+    if (const auto resume = readResumePoint(last.string(), key)) {
+        const nlohmann::json& st = resume->state;
+        const auto get = [&](const std::string& k) -> const at::Tensor& { return resume->tensor(k); };
+        {
+            torch::NoGradGuard ng;
+            for (auto& [k, w] : m.weights) w.copy_(get("w/" + k));
         }
-        for (std::size_t i = 0; i < opt.params.size(); ++i) {
-            opt.m[i].copy_(t.at("adam_m/" + std::to_string(i)));
-            opt.v[i].copy_(t.at("adam_v/" + std::to_string(i)));
-        }
-        opt.step = st.at("adam_step").get<std::int64_t>();
+        opt.restoreState(get, st.at("adam_step").get<std::int64_t>());
         r.history = historyFrom(st.at("history"));
         startEpoch = st.at("epoch").get<int>() + 1;
         r.resumedAfterEpoch = startEpoch - 1;
@@ -236,16 +225,11 @@ CnnTrainResult trainCnn(const model::CnnModel& init, const CnnTrainData& data, c
         r.history.push_back(em);
 
         // checkpoint (tensors first, then the state that points at them; both atomic)
-        fs::create_directories(last);
         std::vector<std::pair<std::string, at::Tensor>> tensors;
         for (const auto& [k, w] : m.weights) tensors.emplace_back("w/" + k, w.detach().to(torch::kCPU).contiguous());
-        for (std::size_t i = 0; i < opt.params.size(); ++i) {
-            tensors.emplace_back("adam_m/" + std::to_string(i), opt.m[i].to(torch::kCPU).contiguous());
-            tensors.emplace_back("adam_v/" + std::to_string(i), opt.v[i].to(torch::kCPU).contiguous());
-        }
-        io::writeSafetensors((last / "checkpoint.safetensors").string(), tensors, {{"format", "biasscope.cnn-train-checkpoint.v1"}});
-        const nlohmann::json st{{"options_key", key}, {"epoch", epoch}, {"adam_step", opt.step}, {"history", historyJson(r.history)}};
-        io::writeFileAtomically((last / "state.json").string(), st.dump(2));
+        opt.appendState(tensors);
+        writeResumePoint(last.string(), tensors, "biasscope.cnn-train-checkpoint.v1",
+                         {{"options_key", key}, {"epoch", epoch}, {"adam_step", opt.step}, {"history", historyJson(r.history)}});
         io::writeFileAtomically((fs::path(o.outDir) / "metrics.csv").string(), metricsCsv(r.history));
         tb.addScalar("Loss/Train", epoch, static_cast<float>(em.trainLoss));
         tb.addScalar("Accuracy/Train", epoch, static_cast<float>(em.trainAcc));

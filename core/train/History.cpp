@@ -4,7 +4,14 @@
 #include <iomanip>
 #include <sstream>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
+
+#include "common/Error.h"
+#include "io/AtomicFile.h"
+#include "io/JsonFile.h"
+#include "io/Safetensors.h"
 
 namespace biasscope::train {
 
@@ -30,6 +37,34 @@ std::vector<EpochMetrics> historyFrom(const nlohmann::json& a) {
         h.push_back({e.at("epoch").get<int>(), e.at("train_loss").get<double>(), e.at("train_acc").get<double>(), e.at("val_loss").get<double>(),
                      e.at("val_acc").get<double>(), e.at("seconds").get<double>(), e.at("images_per_s").get<double>()});
     return h;
+}
+
+const at::Tensor& ResumePoint::tensor(const std::string& key) const {
+    auto it = tensors.find(key);
+    if (it == tensors.end()) throw InputError(checkpointPath + ": missing tensor '" + key + "'");
+    return it->second;
+}
+
+std::optional<ResumePoint> readResumePoint(const std::string& lastDir, const std::string& optionsKey) {
+    namespace fs = std::filesystem;
+    const fs::path stateFile = fs::path(lastDir) / "state.json";
+    if (!fs::exists(stateFile)) return std::nullopt;
+    ResumePoint r;
+    r.state = io::readJsonFile(stateFile.string(), "training state");
+    if (r.state.value("options_key", "") != optionsKey)
+        throw InputError(stateFile.string() + ": this output folder holds a run with other options, data or initial model; use another output folder (--out)");
+    r.checkpointPath = (fs::path(lastDir) / "checkpoint.safetensors").string();
+    auto rec = io::readSafetensors(r.checkpointPath);
+    r.tensors.insert(rec.tensors.begin(), rec.tensors.end());
+    return r;
+}
+
+void writeResumePoint(const std::string& lastDir, const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& format,
+                      const nlohmann::json& state) {
+    namespace fs = std::filesystem;
+    fs::create_directories(lastDir);
+    io::writeSafetensors((fs::path(lastDir) / "checkpoint.safetensors").string(), tensors, {{"format", format}});
+    io::writeFileAtomically((fs::path(lastDir) / "state.json").string(), state.dump(2));
 }
 
 void reportTrainingStep(const JobControl& job, const TrainCallbacks& cb, int epoch, int epochs, int step, std::size_t steps, double meanLoss, double seen,

@@ -1,10 +1,13 @@
 #pragma once
-// Per-epoch training metrics on disk, shared by both trainers: metrics.csv (for people and
-// spreadsheets) and the JSON history a resumed run reads back.
+// What both trainers keep on disk per epoch: metrics.csv (for people and spreadsheets), the JSON
+// history, and the resume point <out>/last/ (state.json + checkpoint.safetensors).
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
 
 #include "common/JobControl.h"
 #include "train/Trainer.h"  // EpochMetrics, TrainCallbacks
@@ -14,6 +17,20 @@ namespace biasscope::train {
 std::string metricsCsv(const std::vector<EpochMetrics>& history);
 nlohmann::json historyJson(const std::vector<EpochMetrics>& history);
 std::vector<EpochMetrics> historyFrom(const nlohmann::json& array);  // throws nlohmann::json::exception on a malformed history
+
+// The resume point of a run in `lastDir` (<out>/last), if there is one. A state written with another
+// options key is an error naming the file (another run's folder is never continued).
+struct ResumePoint {
+    nlohmann::json state;
+    std::map<std::string, at::Tensor> tensors;
+    std::string checkpointPath;
+    const at::Tensor& tensor(const std::string& key) const;  // throws InputError naming the checkpoint and the key
+};
+std::optional<ResumePoint> readResumePoint(const std::string& lastDir, const std::string& optionsKey);
+// Writes the resume point: the tensors first, then the state that points at them (both atomic), so an
+// interrupted write leaves the previous epoch's point. `state` must hold "options_key".
+void writeResumePoint(const std::string& lastDir, const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& format,
+                      const nlohmann::json& state);
 
 // Progress of one training step (1-based `step` of `steps`): the step callback and the job's line
 // "epoch e/E step s/S loss L, R img/s, ETA T s" (+ `etaNote`), from `seen` images in `seconds`.

@@ -12,7 +12,6 @@
 #include "common/Error.h"
 #include "data/BatchLoader.h"
 #include "io/AtomicFile.h"
-#include "io/JsonFile.h"
 #include "io/Safetensors.h"
 #include "io/Sha256.h"
 #include "model/VitForward.h"
@@ -185,19 +184,14 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
     const fs::path last = fs::path(o.outDir) / "last";
     EarlyStopping stopper(o.patience);
     int startEpoch = 1;
-    if (fs::exists(last / "state.json")) {
-        const nlohmann::json st = io::readJsonFile((last / "state.json").string(), "training state");
-        if (st.value("options_key", "") != key)
-            throw InputError((last / "state.json").string() + ": this output folder holds a run with other options, data or init; use another --out");
-        auto rec = io::readSafetensors((last / "checkpoint.safetensors").string());
-        std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
-        torch::NoGradGuard ng;
-        for (std::size_t i = 0; i < trainable.size(); ++i) {
-            trainable[i]->copy_(t.at("param/" + std::to_string(i)));
-            opt.m[i].copy_(t.at("adam_m/" + std::to_string(i)));
-            opt.v[i].copy_(t.at("adam_v/" + std::to_string(i)));
+    if (const auto resume = readResumePoint(last.string(), key)) {
+        const nlohmann::json& st = resume->state;
+        const auto get = [&](const std::string& k) -> const at::Tensor& { return resume->tensor(k); };
+        {
+            torch::NoGradGuard ng;
+            for (std::size_t i = 0; i < trainable.size(); ++i) trainable[i]->copy_(get("param/" + std::to_string(i)));
         }
-        opt.step = st.at("adam_step").get<std::int64_t>();
+        opt.restoreState(get, st.at("adam_step").get<std::int64_t>());
         r.history = historyFrom(st.at("history"));
         stopper.restore(st.at("best_val_acc").get<double>(), st.at("bad_epochs").get<int>());
         r.bestEpoch = st.at("best_epoch").get<int>();
@@ -284,17 +278,12 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
         }
         r.stoppedEarly = stopper.shouldStop();
         // checkpoint for resuming (written atomically: model+optimiser first, then the state that points at them)
-        fs::create_directories(last);
         std::vector<std::pair<std::string, at::Tensor>> tensors;
-        for (std::size_t i = 0; i < trainable.size(); ++i) {
-            tensors.emplace_back("param/" + std::to_string(i), trainable[i]->detach().to(torch::kCPU).contiguous());
-            tensors.emplace_back("adam_m/" + std::to_string(i), opt.m[i].to(torch::kCPU).contiguous());
-            tensors.emplace_back("adam_v/" + std::to_string(i), opt.v[i].to(torch::kCPU).contiguous());
-        }
-        io::writeSafetensors((last / "checkpoint.safetensors").string(), tensors, {{"format", "biasscope.train-checkpoint.v1"}});
-        nlohmann::json st{{"options_key", key},          {"epoch", epoch},         {"adam_step", opt.step},      {"best_val_acc", stopper.best()},
-                          {"bad_epochs", stopper.badEpochs()}, {"best_epoch", r.bestEpoch}, {"history", historyJson(r.history)}, {"mode", toString(o.mode)}};
-        io::writeFileAtomically((last / "state.json").string(), st.dump(2));
+        for (std::size_t i = 0; i < trainable.size(); ++i) tensors.emplace_back("param/" + std::to_string(i), trainable[i]->detach().to(torch::kCPU).contiguous());
+        opt.appendState(tensors);
+        writeResumePoint(last.string(), tensors, "biasscope.train-checkpoint.v1",
+                         {{"options_key", key}, {"epoch", epoch}, {"adam_step", opt.step}, {"best_val_acc", stopper.best()}, {"bad_epochs", stopper.badEpochs()},
+                          {"best_epoch", r.bestEpoch}, {"history", historyJson(r.history)}, {"mode", toString(o.mode)}});
         io::writeFileAtomically((fs::path(o.outDir) / "metrics.csv").string(), metricsCsv(r.history));
         tb.addScalar("Loss/Train", epoch, static_cast<float>(em.trainLoss));
         tb.addScalar("Accuracy/Train", epoch, static_cast<float>(em.trainAcc));
