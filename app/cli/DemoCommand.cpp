@@ -26,6 +26,8 @@ void addDemoCommand(CLI::App& app) {
     cmd->add_option("--seed", a->o.seed, "seed of data, initialisation and training");
     cmd->add_option("--epochs", a->o.epochs, "training epochs of the class model");
     cmd->add_option("--train-per-class", a->o.trainPerClass, "training images per class");
+    cmd->add_option("--plain-share", a->o.plainShare, "share of training images on a plain grey background (no place)")->check(CLI::Range(0.0, 0.99));
+    cmd->add_option("--colour-cue", a->o.colourCue, "pull of the object colour towards its class colour (0 none .. 1 fixed)")->check(CLI::Range(0.0, 1.0));
     cmd->add_option("--threads", a->threads, "CPU threads (default: all)");
     cmd->add_flag("--measure", a->measure, "print the planted-bias measures (confidence drop, relevance outside the object, concept similarity, Attention-IoU)");
     cmd->add_flag("--no-analysis", a->noAnalysis, "stop after the study file (no relevance run, no analysis)");
@@ -41,6 +43,9 @@ void addDemoCommand(CLI::App& app) {
             std::cout << "bias " << a->o.bias << ", " << d.images << " balanced test images\n"
                       << "  accuracy " << d.accuracy << " (context removed: " << d.accuracyMasked << ")\n"
                       << "  confidence in the true class " << d.confidence << " (context removed: " << d.confidenceMasked << ")\n"
+                      << "    background as in training (" << d.alignedImages << " images) " << d.confidenceAligned << " (context removed: " << d.confidenceAlignedMasked
+                      << "); the other background (" << d.conflictingImages << ") " << d.confidenceConflicting << " (context removed: " << d.confidenceConflictingMasked << ")\n"
+                      << "    context effect on the confidence (aligned drop - conflicting drop) " << d.contextEffect() << "\n"
                       << "  share of |relevance| outside the object " << d.outsideRelevance << "\n"
                       << "  concept-head similarity to the class head " << d.conceptSimilarity << "\n"
                       << "  Attention-IoU (patch-grid relevance map) with the background " << d.iouBackground << ", with the object " << d.iouObject

@@ -16,7 +16,7 @@
 namespace biasscope::data {
 
 const char* const kPlantedClasses[2] = {"circle", "triangle"};
-const char* const kPlantedPlaces[2] = {"land", "water"};
+const char* const kPlantedPlaces[3] = {"land", "water", "plain"};
 
 namespace {
 
@@ -26,7 +26,9 @@ double uni(std::mt19937_64& r, double a, double b) { return std::uniform_real_di
 
 cv::Mat background(int size, int place, std::mt19937_64& rng) {
     cv::Mat img(size, size, CV_8UC3);
-    if (place == 0) {  // land: green-brown with darker and lighter blotches
+    if (place == 2) {  // plain: a neutral grey near the feathering fill, with the same sensor noise
+        img.setTo(cv::Scalar::all(uni(rng, 110, 146)));
+    } else if (place == 0) {  // land: green-brown with darker and lighter blotches
         img.setTo(cv::Scalar(uni(rng, 50, 80), uni(rng, 115, 150), uni(rng, 95, 130)));  // BGR
         const int blotches = 6 + static_cast<int>(rng() % 6);
         for (int i = 0; i < blotches; ++i) {
@@ -71,6 +73,8 @@ io::Polygon objectPolygon(int size, int cls, std::mt19937_64& rng) {
 PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const PlantedBiasOptions& o) {
     if (o.bias < 0 || o.bias > 1) throw InputError("bias must be in [0, 1], got " + std::to_string(o.bias));
     if (o.size < 16) throw InputError("image size must be >= 16");
+    if (o.colourCue < 0 || o.colourCue > 1) throw InputError("colour cue must be in [0, 1]");
+    if (o.plainShare < 0 || o.plainShare >= 1) throw InputError("plain-background share must be in [0, 1)");
     const fs::path root(outDir);
     for (const char* c : kPlantedClasses) {
         fs::create_directories(root / c / "mask");
@@ -94,14 +98,16 @@ PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const Plan
         for (int c = 0; c < 2; ++c)
             for (int i = 0; i < perClass; ++i) {
                 // training: place agrees with the class with probability `bias`; val/test: balanced halves
+                const bool plain = split == 0 && o.plainShare > 0 && uni(rng, 0, 1) < o.plainShare;
                 const bool aligned = split == 0 ? uni(rng, 0, 1) < o.bias : i % 2 == 0;
-                const int pl = aligned ? c : 1 - c;
+                const int pl = plain ? 2 : aligned ? c : 1 - c;
                 cv::Mat img = background(o.size, pl, rng);
                 const io::Polygon poly = objectPolygon(o.size, c, rng);
                 const cv::Mat mask = preprocess::polygonMask(o.size, o.size, {poly});  // the same fill feathering uses
-                const cv::Scalar colour(uni(rng, 0, 255), uni(rng, 0, 255), uni(rng, 0, 255));
+                cv::Scalar colour(uni(rng, 0, 255), uni(rng, 0, 255), uni(rng, 0, 255));
+                if (o.colourCue > 0) colour = colour * (1 - o.colourCue) + (c == 1 ? cv::Scalar(40, 40, 220) : cv::Scalar(40, 210, 230)) * o.colourCue;  // BGR
                 cv::Mat obj(o.size, o.size, CV_8UC3, colour);
-                if (c == 1) {  // the triangle also carries its texture: diagonal stripes of the darkened colour
+                if (c == 1) {  // stripes: the triangle's texture, diagonal stripes of the darkened colour
                     const cv::Scalar dark = colour * 0.35;
                     for (int y = 0; y < o.size; ++y)
                         for (int x = 0; x < o.size; ++x)
@@ -118,9 +124,10 @@ PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const Plan
                 if (!cv::imwrite((root / rel).string(), img) || !cv::imwrite((root / kPlantedClasses[c] / "mask" / (stem + ".png")).string(), mask))
                     throw Error((root / rel).string() + ": cannot write");
                 if (split == 2) cv::imwrite((root / "test" / kPlantedClasses[c] / (stem + ".png")).string(), img);
-                meta << rel << "," << c << "," << pl << "," << split << "," << (aligned ? 1 : 0) << "\n";
+                // metadata.csv is the Waterbirds layout (places 0 / 1 only): plain-background images are listed in class.csv alone
+                if (!plain) meta << rel << "," << c << "," << pl << "," << split << "," << (aligned ? 1 : 0) << "\n";
                 cls << rel << "," << kPlantedClasses[c] << "," << splitNames[split] << "\n";
-                place << rel << "," << kPlantedPlaces[pl] << "," << splitNames[split] << "\n";
+                if (!plain) place << rel << "," << kPlantedPlaces[pl] << "," << splitNames[split] << "\n";
                 ++id;
                 double area = cv::countNonZero(mask);
                 std::vector<double> xs, ys;
@@ -134,7 +141,8 @@ PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const Plan
                 coco["annotations"].push_back({{"id", id}, {"image_id", id}, {"category_id", 1}, {"segmentation", {poly.xy}}, {"area", area},
                                                {"bbox", {x0, y0, x1 - x0, y1 - y0}}, {"iscrowd", 0}});
                 (split == 0 ? sum.train : split == 1 ? sum.val : sum.test)++;
-                if (split == 0 && aligned) ++sum.trainAligned;
+                if (split == 0 && plain) ++sum.trainPlain;
+                if (split == 0 && aligned && !plain) ++sum.trainAligned;
             }
     }
     io::writeFileAtomically((root / "metadata.csv").string(), meta.str());

@@ -46,7 +46,8 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
     const fs::path root(o.outDir);
     DemoPaths p{(root / "data").string(), (root / "models/class/best").string(), (root / "models/place/best").string(), (root / "demo-study.json").string()};
     // 1. data (cached: regenerated only if the options changed)
-    nlohmann::json dataKey{{"bias", o.bias}, {"seed", o.seed}, {"train_per_class", o.trainPerClass}, {"test_per_class", o.testPerClass}, {"version", 4}};
+    nlohmann::json dataKey{{"bias", o.bias}, {"seed", o.seed}, {"train_per_class", o.trainPerClass}, {"test_per_class", o.testPerClass},
+                           {"colour_cue", o.colourCue}, {"plain_share", o.plainShare}, {"version", 5}};
     const fs::path keyFile = root / "data/demo-data.json";
     bool haveData = false;
     if (fs::exists(keyFile)) {
@@ -65,6 +66,8 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
         po.valPerClass = o.testPerClass;
         po.testPerClass = o.testPerClass;
         po.size = static_cast<int>(demoVitConfig().imageSize);
+        po.plainShare = o.plainShare;
+        po.colourCue = o.colourCue;
         data::writePlantedBiasDataset(p.dataDir, po);
         io::writeFileAtomically(keyFile.string(), dataKey.dump(2));
     }

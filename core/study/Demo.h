@@ -20,6 +20,8 @@ struct DemoOptions {
     int trainPerClass = 600, testPerClass = 60;
     int epochs = 20;
     int workers = 2;
+    // the demo's data design (data/PlantedBias.h; docs/demo.md says how these were chosen)
+    double colourCue = 0.3, plainShare = 0.1;
 };
 
 struct DemoPaths {

@@ -59,6 +59,10 @@ DemoMeasures measureDemo(const std::string& demoDir, const JobControl& job) {
         const at::Tensor prob = torch::softmax(logits[0].to(torch::kFloat64), 1);
         d.confidence += prob[0][cls].item<double>();
         d.confidenceMasked += prob[1][cls].item<double>();
+        const bool agrees = place == y;  // the background the class was paired with in training
+        (agrees ? d.confidenceAligned : d.confidenceConflicting) += prob[0][cls].item<double>();
+        (agrees ? d.confidenceAlignedMasked : d.confidenceConflictingMasked) += prob[1][cls].item<double>();
+        ++(agrees ? d.alignedImages : d.conflictingImages);
         const int pred = static_cast<int>(logits[0][0].argmax().item<std::int64_t>());
         d.accuracy += pred == cls;
         d.accuracyMasked += logits[0][1].argmax().item<std::int64_t>() == cls;
@@ -100,6 +104,8 @@ DemoMeasures measureDemo(const std::string& demoDir, const JobControl& job) {
     for (double* v : {&d.accuracy, &d.accuracyMasked, &d.confidence, &d.confidenceMasked, &d.outsideRelevance, &d.conceptSimilarity, &d.iouBackground, &d.iouObject, &d.iouBackgroundPixel, &d.iouObjectPixel,
                       &d.backgroundFraction})
         *v /= n;
+    for (double* v : {&d.confidenceAligned, &d.confidenceAlignedMasked}) *v /= std::max(1, d.alignedImages);
+    for (double* v : {&d.confidenceConflicting, &d.confidenceConflictingMasked}) *v /= std::max(1, d.conflictingImages);
     return d;
 }
 

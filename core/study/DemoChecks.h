@@ -1,7 +1,8 @@
 #pragma once
 // The scientific checks of the built-in demo: measured on the balanced test split of a built demo
 // (study/Demo.h), they say whether the analyses find the bias that was planted:
-//  - confidence in the true class drops when the context is feathered away;
+//  - confidence in the true class drops when the context is feathered away (on the images whose
+//    context agrees with the class as in training);
 //  - the share of |input relevance| outside the object mask;
 //  - the cosine similarity of the context-concept head's relevance (the background the class was
 //    paired with in training) to the class head's, per layer at the block output;
@@ -17,6 +18,14 @@ struct DemoMeasures {
     int images = 0;
     double accuracy = 0, accuracyMasked = 0;
     double confidence = 0, confidenceMasked = 0;  // mean softmax probability of the true class
+    // the same on the test images whose background agrees with the class as in the training majority
+    // (circle-land, triangle-water), where removing the context takes away a cue a biased model uses,
+    // and on the conflicting ones, where it takes away a misleading cue
+    int alignedImages = 0, conflictingImages = 0;
+    double confidenceAligned = 0, confidenceAlignedMasked = 0, confidenceConflicting = 0, confidenceConflictingMasked = 0;
+    // how far the context moves the confidence in the direction of its training pairing: the drop on the
+    // aligned images when it is removed minus the drop on the conflicting ones (0: the context is not used)
+    double contextEffect() const { return (confidenceAligned - confidenceAlignedMasked) - (confidenceConflicting - confidenceConflictingMasked); }
     double outsideRelevance = 0;                  // mean over images of sum_outside |R| / sum |R|
     double conceptSimilarity = 0;                 // mean over images and layers
     // mean Attention-IoU of the predicted class's map with 1 - m and m. The map is the positive part of

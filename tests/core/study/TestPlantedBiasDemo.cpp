@@ -1,22 +1,24 @@
 // The built-in demo as a scientific instrument: on the planted-bias benchmark, the analyses must find
 // the bias that was planted (0.95) and not find it where there is none (0.5). Both demos are built with
 // the real pipeline (generator, our trainer, feathering, relevance) and one compute thread, so the run
-// is deterministic. Margins were chosen from five measured realizations (two data noise streams, one and
-// two threads, white and grey feathering; docs/demo.md), in all of which these comparisons held:
-//                                   bias 0.5 (range)   bias 0.95 (range)
-//   |R| outside the object          0.38 - 0.55        0.78 - 0.83
-//   concept-head similarity        -0.13 - 0.14        0.31 - 0.74
-//   Attention-IoU background        0.27 - 0.38        0.81 - 0.89
-//   Attention-IoU object            0.58 - 0.76        0.26 - 0.30
-//   confidence drop, context gone   (not stable)       0.077 - 0.12
-//   GradCAM mask score, background  0.438              0.503   (study 2 pipeline, one deterministic realization)
-//   GradCAM mask score, bird        0.387              0.321
-// Not asserted, because single models did not reproduce them: the middle point (0.8) between the two,
-// and no confidence drop for the unbiased model (it, too, meets an unseen background when feathered).
+// is deterministic. The demo's data design (colour cue 0.3, plain share 0.1) and the margins come from
+// three measured seeds per bias (docs/demo.md, 2026-11-23); these comparisons held for seed 1, which is
+// asserted, and the range over seeds 1-3 is given:
+//                                        bias 0.5 (s1; s1-3)       bias 0.95 (s1; s1-3)
+//   accuracy (balanced test)             0.967; 0.97-0.98          0.708; 0.71-0.80
+//   |R| outside the object               0.404; 0.40-0.50          0.587; 0.59-0.61
+//   concept-head similarity             -0.078; -0.08-0.06         0.325; 0.33-0.45
+//   Attention-IoU background             0.216; 0.22-0.31          0.657; 0.59-0.67
+//   Attention-IoU object                 0.739; 0.55-0.74          0.541; 0.42-0.54
+//   confidence drop, aligned images      0.025; -0.01-0.23         0.068; 0.07-0.28
+//   context effect on the confidence     0.007; -0.10-0.01         0.43; 0.43-0.53
+//   GradCAM mask score background / bird 0.341 / 0.622             0.409 / 0.351 (study 2's pipeline)
+// The three-level rise 0.5 / 0.8 / 0.95 is TestPlantedBiasGradient (a mean over three models per bias).
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -47,6 +49,7 @@ private slots:
         QCOMPARE(s.test, 20);
         const double aligned = static_cast<double>(s.trainAligned) / s.train;
         QVERIFY2(std::abs(aligned - 0.9) < 0.04, qPrintable(QString::number(aligned)));  // binomial, n = 400
+        QCOMPARE(s.trainPlain, 0);
         // every mask equals the fill of its COCO polygon (what feathering uses) and is not empty
         const fs::path root(tmp.path().toStdString());
         const auto coco = io::readCocoAnnotations((root / "annotations.json").string());
@@ -75,6 +78,51 @@ private slots:
             QVERIFY2(bytes(root / f) == bytes(root2 / f), f);  // the pixels too, whatever ran before in this thread
     }
 
+    void plainBackgroundsAndColourCue() {
+        QTemporaryDir tmp;
+        data::PlantedBiasOptions o;
+        o.bias = 0.8;
+        o.trainPerClass = 200;
+        o.valPerClass = 10;
+        o.testPerClass = 10;
+        o.plainShare = 0.2;
+        o.colourCue = 1.0;  // every object in its class colour
+        const auto s = data::writePlantedBiasDataset(tmp.path().toStdString(), o);
+        QVERIFY2(std::abs(s.trainPlain / 400.0 - 0.2) < 0.06, qPrintable(QString::number(s.trainPlain)));
+        QVERIFY2(std::abs(static_cast<double>(s.trainAligned) / (s.train - s.trainPlain) - 0.8) < 0.07, qPrintable(QString::number(s.trainAligned)));
+        const fs::path root(tmp.path().toStdString());
+        auto lines = [](const fs::path& p) {
+            std::ifstream in(p);
+            std::vector<std::string> v;
+            for (std::string l; std::getline(in, l);) v.push_back(l);
+            return v;
+        };
+        // metadata.csv and place.csv (Waterbirds layout, concept head) leave the plain images out; class.csv has all
+        QCOMPARE(static_cast<int>(lines(root / "metadata.csv").size()) - 1, s.train + s.val + s.test - s.trainPlain);
+        QCOMPARE(static_cast<int>(lines(root / "place.csv").size()) - 1, s.train + s.val + s.test - s.trainPlain);
+        QCOMPARE(static_cast<int>(lines(root / "class.csv").size()) - 1, s.train + s.val + s.test);
+        for (const auto& l : lines(root / "metadata.csv")) QVERIFY2(l.find(",2,0,") == std::string::npos, l.c_str());
+        // a plain image: grey around the object; colour cue 1: the circle is yellow (BGR 40, 210, 230) up to shading
+        int plainSeen = 0;
+        const auto classRows = lines(root / "class.csv");
+        std::set<std::string> listed;
+        for (const auto& l : lines(root / "metadata.csv")) listed.insert(l.substr(0, l.find(',')));
+        for (std::size_t i = 1; i < classRows.size() && plainSeen < 5; ++i) {
+            const std::string rel = classRows[i].substr(0, classRows[i].find(','));
+            if (listed.count(rel)) continue;
+            const cv::Mat img = cv::imread((root / rel).string());
+            const cv::Mat mask = cv::imread((root / fs::path(rel).parent_path() / "mask" / fs::path(rel).filename()).string(), cv::IMREAD_GRAYSCALE);
+            const cv::Scalar bg = cv::mean(img, mask == 0);
+            QVERIFY2(std::abs(bg[0] - bg[1]) < 6 && std::abs(bg[1] - bg[2]) < 6 && bg[0] > 100 && bg[0] < 156, rel.c_str());
+            if (rel.rfind("circle/", 0) == 0) {
+                const cv::Scalar fg = cv::mean(img, mask);
+                QVERIFY2(std::abs(fg[0] - 40) < 12 && std::abs(fg[1] - 210) < 12 && std::abs(fg[2] - 230) < 12, rel.c_str());
+            }
+            ++plainSeen;
+        }
+        QVERIFY(plainSeen > 0);
+    }
+
     void analysesFindThePlantedBias() {
         // BIASSCOPE_DEMO_FIXTURE (set by CTest): keep the demos there for the GUI tests (ui.TestDemoViews)
         QTemporaryDir tmp;
@@ -90,8 +138,9 @@ private slots:
             if (b == 95 && !keep.isEmpty()) study::runDemoStudy(o, paths);  // the store the explorer opens in the GUI test
             m[b] = study::measureDemo(o.outDir);
             const auto& d = m[b];
-            qInfo("bias %.2f: acc %.3f (feathered %.3f), conf %.3f -> %.3f, outside %.3f, concept %.3f, IoU bg %.3f obj %.3f", b / 100.0, d.accuracy,
-                  d.accuracyMasked, d.confidence, d.confidenceMasked, d.outsideRelevance, d.conceptSimilarity, d.iouBackground, d.iouObject);
+            qInfo("bias %.2f: acc %.3f (feathered %.3f), conf aligned %.3f -> %.3f, context effect %.3f, outside %.3f, concept %.3f, IoU bg %.3f obj %.3f", b / 100.0,
+                  d.accuracy, d.accuracyMasked, d.confidenceAligned, d.confidenceAlignedMasked, d.contextEffect(), d.outsideRelevance, d.conceptSimilarity,
+                  d.iouBackground, d.iouObject);
             // study 2's pipeline (aiou score) on the same data in its Waterbirds layout: GradCAM of the class
             // model at its default block (-2), Attention-IoU with the background (1 - m) and the object mask
             attention::AttentionRunOptions ao;
@@ -104,21 +153,25 @@ private slots:
             qInfo("bias %.2f: GradCAM mask score (all) background %.3f bird %.3f", b / 100.0, r.aggregate.mean[2][0], r.aggregate.mean[2][1]);
         }
         const auto &none = m[50], &strong = m[95];
-        // no bias: the shape and texture are learnt; strong bias: the background is (train accuracy = aligned share)
+        // no bias: the object is learnt; strong bias: the background takes over on the balanced test
         QVERIFY(none.accuracy > 0.9);
-        QVERIFY(strong.accuracy < 0.7);
-        // removing the context costs the biased model its confidence
-        QVERIFY(strong.confidence - strong.confidenceMasked > 0.05);
+        QVERIFY(strong.accuracy < none.accuracy - 0.15);
+        // removing the context costs the biased model its confidence where the context agrees with the class
+        // as in training, and gives it back where it disagrees; the unbiased model's confidence does not move
+        QVERIFY2(strong.confidenceAligned - strong.confidenceAlignedMasked > 0.04, qPrintable(QString::number(strong.confidenceAligned - strong.confidenceAlignedMasked)));
+        QVERIFY2(none.confidenceAligned - none.confidenceAlignedMasked < 0.05, qPrintable(QString::number(none.confidenceAligned - none.confidenceAlignedMasked)));
+        QVERIFY2(strong.contextEffect() > 0.3, qPrintable(QString::number(strong.contextEffect())));
+        QVERIFY2(std::abs(none.contextEffect()) < 0.1, qPrintable(QString::number(none.contextEffect())));
         // more relevance outside the object, and the paired context concept's relevance resembles the class's
-        QVERIFY(strong.outsideRelevance > none.outsideRelevance + 0.15);
-        QVERIFY(strong.conceptSimilarity > none.conceptSimilarity + 0.15);
+        QVERIFY(strong.outsideRelevance > none.outsideRelevance + 0.1);
+        QVERIFY(strong.conceptSimilarity > none.conceptSimilarity + 0.2);
         // Attention-IoU: higher with the background, lower with the object (the Waterbirds result)
-        QVERIFY(strong.iouBackground > none.iouBackground + 0.3);
-        QVERIFY(none.iouObject > strong.iouObject + 0.2);
-        // the same through study 2's GradCAM pipeline (measured, deterministic build: background 0.438 -> 0.503,
-        // bird 0.387 -> 0.321; blocks -3 / -4 also raise the background score but not always lower the bird's)
+        QVERIFY(strong.iouBackground > none.iouBackground + 0.25);
+        QVERIFY(none.iouObject > strong.iouObject + 0.1);
+        // the same through study 2's GradCAM pipeline (measured, deterministic build: background 0.341 -> 0.409,
+        // bird 0.622 -> 0.351)
         QVERIFY2(gradcam[95].first > gradcam[50].first + 0.03, qPrintable(QString("background %1 vs %2").arg(gradcam[95].first).arg(gradcam[50].first)));
-        QVERIFY2(gradcam[95].second < gradcam[50].second - 0.03, qPrintable(QString("bird %1 vs %2").arg(gradcam[95].second).arg(gradcam[50].second)));
+        QVERIFY2(gradcam[95].second < gradcam[50].second - 0.1, qPrintable(QString("bird %1 vs %2").arg(gradcam[95].second).arg(gradcam[50].second)));
     }
 };
 
