@@ -16,17 +16,19 @@
 namespace biasscope::data {
 
 const char* const kPlantedClasses[2] = {"circle", "triangle"};
-const char* const kPlantedPlaces[3] = {"land", "water", "plain"};
+const char* const kPlantedPlaces[2] = {"land", "water"};
 
 namespace {
 
 namespace fs = std::filesystem;
 
+constexpr int kPlainPlace = 2;  // the plain grey background of plainShare training images: no place of its own
+
 double uni(std::mt19937_64& r, double a, double b) { return std::uniform_real_distribution<double>(a, b)(r); }
 
 cv::Mat background(int size, int place, std::mt19937_64& rng) {
     cv::Mat img(size, size, CV_8UC3);
-    if (place == 2) {  // plain: a neutral grey near the feathering fill, with the same sensor noise
+    if (place == kPlainPlace) {  // plain: a neutral grey near the feathering fill, with the same sensor noise
         img.setTo(cv::Scalar::all(uni(rng, 110, 146)));
     } else if (place == 0) {  // land: green-brown with darker and lighter blotches
         img.setTo(cv::Scalar(uni(rng, 50, 80), uni(rng, 115, 150), uni(rng, 95, 130)));  // BGR
@@ -100,7 +102,7 @@ PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const Plan
                 // training: place agrees with the class with probability `bias`; val/test: balanced halves
                 const bool plain = split == 0 && o.plainShare > 0 && uni(rng, 0, 1) < o.plainShare;
                 const bool aligned = split == 0 ? uni(rng, 0, 1) < o.bias : i % 2 == 0;
-                const int pl = plain ? 2 : aligned ? c : 1 - c;
+                const int pl = plain ? kPlainPlace : aligned ? c : 1 - c;
                 cv::Mat img = background(o.size, pl, rng);
                 const io::Polygon poly = objectPolygon(o.size, c, rng);
                 const cv::Mat mask = preprocess::polygonMask(o.size, o.size, {poly});  // the same fill feathering uses

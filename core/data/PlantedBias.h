@@ -37,7 +37,7 @@ struct PlantedBiasSummary {
 };
 
 extern const char* const kPlantedClasses[2];  // "circle", "triangle"
-extern const char* const kPlantedPlaces[3];   // "land", "water", "plain" (training only)
+extern const char* const kPlantedPlaces[2];   // "land", "water"
 
 PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const PlantedBiasOptions& options);
 

@@ -57,11 +57,12 @@ DemoMeasures measureDemo(const std::string& demoDir, const JobControl& job) {
         const at::Tensor pxMasked = preprocess::vitPixels(io::loadRgbImage(masked.string()), m.backbone.config);
         const auto logits = explain::vitLogits(m, torch::cat({px, pxMasked}));
         const at::Tensor prob = torch::softmax(logits[0].to(torch::kFloat64), 1);
-        d.confidence += prob[0][cls].item<double>();
-        d.confidenceMasked += prob[1][cls].item<double>();
+        const double conf = prob[0][cls].item<double>(), confMasked = prob[1][cls].item<double>();
+        d.confidence += conf;
+        d.confidenceMasked += confMasked;
         const bool agrees = place == y;  // the background the class was paired with in training
-        (agrees ? d.confidenceAligned : d.confidenceConflicting) += prob[0][cls].item<double>();
-        (agrees ? d.confidenceAlignedMasked : d.confidenceConflictingMasked) += prob[1][cls].item<double>();
+        (agrees ? d.confidenceAligned : d.confidenceConflicting) += conf;
+        (agrees ? d.confidenceAlignedMasked : d.confidenceConflictingMasked) += confMasked;
         ++(agrees ? d.alignedImages : d.conflictingImages);
         const int pred = static_cast<int>(logits[0][0].argmax().item<std::int64_t>());
         d.accuracy += pred == cls;
