@@ -112,7 +112,10 @@ std::string celebCsv(const ModelAggregate& a) {
     std::string out;
     for (const Matrix* m : {&a.mean, &a.std})
         for (const auto& row : *m) {
-            for (std::size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + fmt(row[c]);
+            for (std::size_t c = 0; c < row.size(); ++c) {
+                if (c) out += ',';
+                out += fmt(row[c]);
+            }
             out += "\n";
         }
     return out;
@@ -124,7 +127,10 @@ std::string waterbirdsCsv(const ModelAggregate& a) {
     for (std::size_t c = 0; c < C; ++c) {
         std::string line;
         for (const Matrix* m : {&a.mean, &a.std})
-            for (const auto& row : *m) line += (line.empty() ? "" : ",") + fmt(row[c]);
+            for (const auto& row : *m) {
+                if (!line.empty()) line += ',';
+                line += fmt(row[c]);
+            }
         out += line + "\n";
     }
     return out;

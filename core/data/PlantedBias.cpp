@@ -7,11 +7,10 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "common/Error.h"
 #include "io/AtomicFile.h"
-#include "preprocess/Feathering.h"
+#include "data/Raster.h"
 
 namespace biasscope::data {
 
@@ -24,36 +23,44 @@ namespace fs = std::filesystem;
 
 constexpr int kPlainPlace = 2;  // the plain grey background of plainShare training images: no place of its own
 
-double uni(std::mt19937_64& r, double a, double b) { return std::uniform_real_distribution<double>(a, b)(r); }
+double uni(std::mt19937_64& r, double a, double b) { return uniformIn(r, a, b); }
 
+// Adds N(0, sd)-distributed sensor noise (Irwin-Hall) to every channel, rounded and clamped.
+void addNoise(cv::Mat& bgr, double sd, std::mt19937_64& rng) {
+    for (int y = 0; y < bgr.rows; ++y) {
+        auto* row = bgr.ptr<cv::Vec3b>(y);
+        for (int x = 0; x < bgr.cols; ++x)
+            for (int c = 0; c < 3; ++c) row[x][c] = toByte(row[x][c] + sd * irwinHallNormal(rng));
+    }
+}
+
+cv::Vec3b bgrOf(double b, double g, double r) { return {toByte(b), toByte(g), toByte(r)}; }
+
+// Every pixel is drawn by data/Raster (no OpenCV drawing): the same bytes with every OpenCV version.
 cv::Mat background(int size, int place, std::mt19937_64& rng) {
     cv::Mat img(size, size, CV_8UC3);
     if (place == kPlainPlace) {  // plain: a neutral grey near the feathering fill, with the same sensor noise
-        img.setTo(cv::Scalar::all(uni(rng, 110, 146)));
+        const std::uint8_t g = toByte(uni(rng, 110, 146));
+        img.setTo(cv::Scalar::all(g));
     } else if (place == 0) {  // land: green-brown with darker and lighter blotches
-        img.setTo(cv::Scalar(uni(rng, 50, 80), uni(rng, 115, 150), uni(rng, 95, 130)));  // BGR
+        const double b = uni(rng, 50, 80), g = uni(rng, 115, 150), r = uni(rng, 95, 130);
+        img.setTo(cv::Scalar(toByte(b), toByte(g), toByte(r)));  // BGR
         const int blotches = 6 + static_cast<int>(rng() % 6);
         for (int i = 0; i < blotches; ++i) {
             const double s = uni(rng, -40, 40);
-            cv::ellipse(img, cv::Point(static_cast<int>(uni(rng, 0, size)), static_cast<int>(uni(rng, 0, size))),
-                        cv::Size(static_cast<int>(uni(rng, size / 16.0, size / 5.0)), static_cast<int>(uni(rng, size / 16.0, size / 5.0))), uni(rng, 0, 180), 0,
-                        360, cv::Scalar(60 + s * 0.5, 130 + s, 110 + s * 0.8), cv::FILLED);
+            const double cx = uni(rng, 0, size), cy = uni(rng, 0, size);
+            const double ax = uni(rng, size / 16.0, size / 5.0), ay = uni(rng, size / 16.0, size / 5.0), angle = uni(rng, 0, M_PI);
+            fillEllipseAtPixelCentres(img, cx, cy, ax, ay, angle, bgrOf(60 + s * 0.5, 130 + s, 110 + s * 0.8));
         }
     } else {  // water: blue with horizontal light waves
-        img.setTo(cv::Scalar(uni(rng, 160, 200), uni(rng, 100, 130), uni(rng, 40, 70)));
+        const double b = uni(rng, 160, 200), g = uni(rng, 100, 130), r = uni(rng, 40, 70);
+        img.setTo(cv::Scalar(toByte(b), toByte(g), toByte(r)));
         const double period = uni(rng, size / 10.0, size / 6.0), phase = uni(rng, 0, 6.3), amp = uni(rng, 1, size / 20.0);
         for (double y0 = uni(rng, 0, period); y0 < size; y0 += period)
-            for (int x = 0; x < size - 1; ++x) {
-                const double ya = y0 + amp * std::sin(x * 0.3 + phase), yb = y0 + amp * std::sin((x + 1) * 0.3 + phase);
-                cv::line(img, cv::Point(x, static_cast<int>(ya)), cv::Point(x + 1, static_cast<int>(yb)), cv::Scalar(230, 190, 140), 1, cv::LINE_AA);
-            }
+            drawCurveByColumns(img, [&](double x) { return y0 + amp * std::sin(x * 0.3 + phase); }, cv::Vec3b(230, 190, 140));
     }
-    cv::Mat noise(size, size, CV_8UC3);
-    cv::RNG local(rng());  // never OpenCV's global per-thread RNG: the data must depend on the seed only
-    local.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(8));
-    cv::Mat out;
-    cv::add(img, noise, out, cv::noArray(), CV_8UC3);
-    return out;
+    addNoise(img, 8, rng);
+    return img;
 }
 
 io::Polygon objectPolygon(int size, int cls, std::mt19937_64& rng) {
@@ -105,20 +112,18 @@ PlantedBiasSummary writePlantedBiasDataset(const std::string& outDir, const Plan
                 const int pl = plain ? kPlainPlace : aligned ? c : 1 - c;
                 cv::Mat img = background(o.size, pl, rng);
                 const io::Polygon poly = objectPolygon(o.size, c, rng);
-                const cv::Mat mask = preprocess::polygonMask(o.size, o.size, {poly});  // the same fill feathering uses
-                cv::Scalar colour(uni(rng, 0, 255), uni(rng, 0, 255), uni(rng, 0, 255));
-                if (o.colourCue > 0) colour = colour * (1 - o.colourCue) + (c == 1 ? cv::Scalar(40, 40, 220) : cv::Scalar(40, 210, 230)) * o.colourCue;  // BGR
-                cv::Mat obj(o.size, o.size, CV_8UC3, colour);
+                const cv::Mat mask = fillPolygonsAtPixelCentres(o.size, o.size, {poly});  // the masks feathering reads for the demo
+                double col[3] = {uni(rng, 0, 255), uni(rng, 0, 255), uni(rng, 0, 255)};  // BGR
+                const double classColour[2][3] = {{40, 210, 230}, {40, 40, 220}};  // circle yellow, triangle red (BGR)
+                for (int k = 0; k < 3; ++k) col[k] = col[k] * (1 - o.colourCue) + classColour[c][k] * o.colourCue;
+                cv::Mat obj(o.size, o.size, CV_8UC3, cv::Scalar(toByte(col[0]), toByte(col[1]), toByte(col[2])));
                 if (c == 1) {  // stripes: the triangle's texture, diagonal stripes of the darkened colour
-                    const cv::Scalar dark = colour * 0.35;
+                    const cv::Vec3b dark = bgrOf(col[0] * 0.35, col[1] * 0.35, col[2] * 0.35);
                     for (int y = 0; y < o.size; ++y)
                         for (int x = 0; x < o.size; ++x)
-                            if (((x + y) / 2) % 2 == 0) obj.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(dark[0]), static_cast<uchar>(dark[1]), static_cast<uchar>(dark[2]));
+                            if (((x + y) / 2) % 2 == 0) obj.at<cv::Vec3b>(y, x) = dark;
                 }
-                cv::Mat shade(o.size, o.size, CV_8UC3);
-                cv::RNG shadeRng(rng());
-                shadeRng.fill(shade, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(10));
-                cv::add(obj, shade, obj, cv::noArray(), CV_8UC3);
+                addNoise(obj, 10, rng);  // shading
                 obj.copyTo(img, mask);
                 const std::string stem = std::string(splitNames[split]) + "_" + kPlantedClasses[c] + "_" + std::to_string(i);
                 const std::string rel = std::string(kPlantedClasses[c]) + "/" + stem + ".png";

@@ -206,7 +206,7 @@ at::Tensor bn(const CnnModel& m, const at::Tensor& x, const std::string& name, d
 }
 
 at::Tensor conv(const CnnModel& m, const at::Tensor& x, const std::string& name, std::int64_t stride, std::int64_t groups = 1) {
-    const at::Tensor& w = W(m, name + ".weight");
+    const at::Tensor w = W(m, name + ".weight");  // a handle (no copy of the data); a reference trips GCC 14's -Wdangling-reference
     const std::int64_t pad = (w.size(2) - 1) / 2;
     return torch::conv2d(x, w, {}, stride, pad, 1, groups);
 }
@@ -256,7 +256,7 @@ at::Tensor effFeatures(const CnnModel& m, const at::Tensor& pixels, bool train) 
                     y = y * sc;
                     continue;
                 }
-                const at::Tensor& w = W(m, part.prefix + ".0.weight");
+                const at::Tensor w = W(m, part.prefix + ".0.weight");
                 const std::int64_t groups = (w.size(1) == 1 && y.size(1) > 1) ? y.size(1) : 1;
                 y = bn(m, conv(m, y, part.prefix + ".0", w.size(2) > 1 ? stride : 1, groups), part.prefix + ".1", kEffEps, train);
                 ++seen;

@@ -47,7 +47,7 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
     DemoPaths p{(root / "data").string(), (root / "models/class/best").string(), (root / "models/place/best").string(), (root / "demo-study.json").string()};
     // 1. data (cached: regenerated only if the options changed)
     nlohmann::json dataKey{{"bias", o.bias}, {"seed", o.seed}, {"train_per_class", o.trainPerClass}, {"test_per_class", o.testPerClass},
-                           {"colour_cue", o.colourCue}, {"plain_share", o.plainShare}, {"version", 5}};
+                           {"colour_cue", o.colourCue}, {"plain_share", o.plainShare}, {"version", 6}};
     const fs::path keyFile = root / "data/demo-data.json";
     bool haveData = false;
     if (fs::exists(keyFile)) {
@@ -106,7 +106,7 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
                                progressFrom(0.75, 0.85));
     }
     job.checkCancelled();
-    // 3. context removed: the test objects feathered onto white
+    // 3. context removed: the test objects feathered onto grey
     for (const char* c : data::kPlantedClasses) {
         const fs::path out = fs::path(p.dataDir) / "masked" / c;
         if (fs::exists(out) && !fs::is_empty(out)) continue;
@@ -114,8 +114,10 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
         preprocess::FeatheringOptions fo;
         fo.kernel = 7;  // 64 px images: a proportionally smaller kernel than the published 21 at full size
         fo.background = preprocess::FeatherBackground::Gray;  // neutral: neither place, and less far from the training images than white
-        const auto rep = preprocess::featherDirectory((fs::path(p.dataDir) / "test" / c).string(), (fs::path(p.dataDir) / "annotations.json").string(), "",
-                                                      out.string(), fo, progressFrom(0.85, 0.95));
+        // with the generator's own masks (data/Raster's rule), not the COCO polygons through cv::fillPoly, whose
+        // pixels differ between OpenCV versions
+        const auto rep = preprocess::featherDirectory((fs::path(p.dataDir) / "test" / c).string(), "", (fs::path(p.dataDir) / c / "mask").string(), out.string(),
+                                                      fo, progressFrom(0.85, 0.95));
         if (!rep.failures.empty()) throw Error(rep.failures.front().first + ": " + rep.failures.front().second);
     }
     // 4. the study file

@@ -53,7 +53,8 @@ StudyStore::StudyStore(const std::string& storeDir, const JobControl& job) : dir
             im.confidence = rec.tensors.front().second.to(torch::kFloat64).item<double>();
             if (!std::isfinite(im.confidence)) throw InputError(f.string() + ": confidence is NaN");
             images_.push_back(std::move(im));
-            job.report(static_cast<double>(++done) / static_cast<double>(total), "reading the store: " + std::to_string(done) + " / " + std::to_string(total));
+            ++done;
+            job.report(static_cast<double>(done) / static_cast<double>(total), "reading the store: " + std::to_string(done) + " / " + std::to_string(total));
         }
 }
 

@@ -25,6 +25,7 @@
 #include "TestRegistry.h"
 #include "attention/AttentionStudy.h"
 #include "data/PlantedBias.h"
+#include "data/Raster.h"
 #include "io/CocoAnnotations.h"
 #include "preprocess/Feathering.h"
 #include "study/Demo.h"
@@ -50,7 +51,7 @@ private slots:
         const double aligned = static_cast<double>(s.trainAligned) / s.train;
         QVERIFY2(std::abs(aligned - 0.9) < 0.04, qPrintable(QString::number(aligned)));  // binomial, n = 400
         QCOMPARE(s.trainPlain, 0);
-        // every mask equals the fill of its COCO polygon (what feathering uses) and is not empty
+        // every mask equals the pixel-centre fill of its COCO polygon (data/Raster) and is not empty
         const fs::path root(tmp.path().toStdString());
         const auto coco = io::readCocoAnnotations((root / "annotations.json").string());
         int checked = 0;
@@ -60,7 +61,7 @@ private slots:
                 const auto* a = coco.find(e.path().filename().string());
                 QVERIFY(a);
                 const cv::Mat mask = cv::imread((root / c / "mask" / e.path().filename()).string(), cv::IMREAD_GRAYSCALE);
-                const cv::Mat fill = preprocess::polygonMask(mask.cols, mask.rows, a->polygons);
+                const cv::Mat fill = data::fillPolygonsAtPixelCentres(mask.cols, mask.rows, a->polygons);
                 QCOMPARE(cv::countNonZero(mask != fill), 0);
                 QVERIFY(cv::countNonZero(mask) > 50);
                 if (++checked > 40) break;
