@@ -28,8 +28,9 @@ find_program(BIASSCOPE_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(BIASSCOPE_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
   set(BIASSCOPE_DEB_DEPENDS "")
-else()  # the libraries dpkg-shlibdeps finds on Debian 12, written out
-  set(BIASSCOPE_DEB_DEPENDS "libtorch1.13, libopencv-core406, libopencv-imgcodecs406, libopencv-imgproc406, libqt6core6, libqt6gui6, libqt6widgets6, libqcustomplot2.1-qt6")
+else()  # package names differ between releases (libtorch1.13 / libtorch2.6, ...): only dpkg-shlibdeps knows them
+  message(WARNING "dpkg-shlibdeps (dpkg-dev) not found: the .deb will not declare its library dependencies")
+  set(BIASSCOPE_DEB_DEPENDS "")
 endif()
 if(BIASSCOPE_BUILD_GUI)
   # the Qt platform plugins (xcb / wayland) and the SVG icon engine are plugins, not ELF dependencies

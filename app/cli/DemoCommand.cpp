@@ -4,8 +4,11 @@
 #include <iostream>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "Commands.h"
 #include "common/Device.h"
+#include "io/AtomicFile.h"
 #include "study/Demo.h"
 #include "study/DemoChecks.h"
 #include "study/StudyAnalysis.h"
@@ -17,6 +20,7 @@ void addDemoCommand(CLI::App& app) {
     struct Args {
         study::DemoOptions o;
         bool noAnalysis = false, measure = false;
+        std::string measureJson;
         int threads = 0;
     };
     auto a = std::make_shared<Args>();
@@ -30,6 +34,7 @@ void addDemoCommand(CLI::App& app) {
     cmd->add_option("--colour-cue", a->o.colourCue, "pull of the object colour towards its class colour (0 none .. 1 fixed)")->check(CLI::Range(0.0, 1.0));
     cmd->add_option("--threads", a->threads, "CPU threads (default: all)");
     cmd->add_flag("--measure", a->measure, "print the planted-bias measures (confidence drop, relevance outside the object, concept similarity, Attention-IoU)");
+    cmd->add_option("--measure-json", a->measureJson, "also write the measures to this JSON file");
     cmd->add_flag("--no-analysis", a->noAnalysis, "stop after the study file (no relevance run, no analysis)");
     cmd->callback([a]() {
         configureCpuThreads(a->threads);
@@ -38,8 +43,9 @@ void addDemoCommand(CLI::App& app) {
         const auto p = study::buildDemo(a->o, job);
         std::cerr << "\n";
         std::cout << "demo data " << p.dataDir << "\nclass model " << p.classModel << "\nconcept head " << p.placeModel << "\nstudy " << p.studyFile << "\n";
-        if (a->measure) {
+        if (a->measure || !a->measureJson.empty()) {
             const auto d = study::measureDemo(a->o.outDir);
+            if (!a->measureJson.empty()) io::writeFileAtomically(a->measureJson, study::demoMeasuresJson(d).dump(2) + "\n");
             std::cout << "bias " << a->o.bias << ", " << d.images << " balanced test images\n"
                       << "  accuracy " << d.accuracy << " (context removed: " << d.accuracyMasked << ")\n"
                       << "  confidence in the true class " << d.confidence << " (context removed: " << d.confidenceMasked << ")\n"

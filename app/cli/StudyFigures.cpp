@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/Error.h"
+
 #ifdef BIASSCOPE_HAS_FIGURES
 #include <QApplication>
 #include <QJsonArray>
@@ -202,10 +204,11 @@ void renderAttentionFigure(const std::vector<std::string>& sidecars, const std::
 }
 #else
 void renderAttentionFigure(const std::vector<std::string>&, const std::string&, const std::string&, const ConsistencyFigureRequest&) {
-    std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered\n";
+    // asked for nothing but a figure: refuse rather than succeed with no output
+    throw InputError("aiou figure: this biasscope-cli was built without the GUI libraries (BIASSCOPE_BUILD_GUI=OFF) and renders no figures");
 }
 void renderRelevanceFigures(const RelevanceFigureInput&, const RelevanceFigureStyle&, const ConsistencyFigureRequest&) {
-    std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered\n";
+    throw InputError("figure: this biasscope-cli was built without the GUI libraries (BIASSCOPE_BUILD_GUI=OFF) and renders no figures");
 }
 void renderSimilarityFigures(const std::map<std::string, std::map<std::string, SimilarityFigureInput>>&, const std::string&, const ConsistencyFigureRequest&) {}
 void renderConsistencyFigures(const std::map<std::string, std::vector<std::string>>&, const std::map<std::string, std::map<std::string, std::vector<double>>>&,

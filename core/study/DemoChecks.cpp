@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <torch/types.h>
 
@@ -108,6 +109,28 @@ DemoMeasures measureDemo(const std::string& demoDir, const JobControl& job) {
     for (double* v : {&d.confidenceAligned, &d.confidenceAlignedMasked}) *v /= std::max(1, d.alignedImages);
     for (double* v : {&d.confidenceConflicting, &d.confidenceConflictingMasked}) *v /= std::max(1, d.conflictingImages);
     return d;
+}
+
+nlohmann::json demoMeasuresJson(const DemoMeasures& m) {
+    return {{"images", m.images},
+            {"accuracy", m.accuracy},
+            {"accuracy_masked", m.accuracyMasked},
+            {"confidence", m.confidence},
+            {"confidence_masked", m.confidenceMasked},
+            {"aligned_images", m.alignedImages},
+            {"conflicting_images", m.conflictingImages},
+            {"confidence_aligned", m.confidenceAligned},
+            {"confidence_aligned_masked", m.confidenceAlignedMasked},
+            {"confidence_conflicting", m.confidenceConflicting},
+            {"confidence_conflicting_masked", m.confidenceConflictingMasked},
+            {"context_effect", m.contextEffect()},
+            {"outside_relevance", m.outsideRelevance},
+            {"concept_similarity", m.conceptSimilarity},
+            {"iou_background", m.iouBackground},
+            {"iou_object", m.iouObject},
+            {"iou_background_pixel", m.iouBackgroundPixel},
+            {"iou_object_pixel", m.iouObjectPixel},
+            {"background_fraction", m.backgroundFraction}};
 }
 
 }  // namespace biasscope::study

@@ -10,6 +10,8 @@
 //    map type "relevance") with the background mask (1 - m) and the object mask.
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/JobControl.h"
 
 namespace biasscope::study {
@@ -37,5 +39,8 @@ struct DemoMeasures {
 };
 
 DemoMeasures measureDemo(const std::string& demoDir, const JobControl& job = {});
+
+// Every measure by name (context_effect included), e.g. for the kernel-spread tables of docs/demo.md.
+nlohmann::json demoMeasuresJson(const DemoMeasures& m);
 
 }  // namespace biasscope::study

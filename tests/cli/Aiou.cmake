@@ -73,11 +73,19 @@ run(${CLI} aiou maps --dataset waterbirds --root ${W}/wb --model ${M1} --size 64
 if(NOT EXISTS ${W}/maps/maps.safetensors)
   message(FATAL_ERROR "no maps written")
 endif()
-# figures from the score sidecars (two runs of the same models: two bars)
-run(${CLI} aiou figure --result ${W}/score/Masks-waterbirds_GradCAM_element_wise_normalized_averaged_scores.json
-    --result ${W}/score-trained/Masks-waterbirds_GradCAM_element_wise_normalized_averaged_scores.json --kind bars --format svg --format png --dpi 100 --out ${W}/fig)
-if(NOT EXISTS ${W}/fig/attention-bars.svg OR NOT EXISTS ${W}/fig/attention-bars.png.json)
-  message(FATAL_ERROR "aiou figure:\n${LAST_OUT}")
+# figures from the score sidecars (two runs of the same models: two bars); a headless build refuses
+if(FIGURES)
+  run(${CLI} aiou figure --result ${W}/score/Masks-waterbirds_GradCAM_element_wise_normalized_averaged_scores.json
+      --result ${W}/score-trained/Masks-waterbirds_GradCAM_element_wise_normalized_averaged_scores.json --kind bars --format svg --format png --dpi 100 --out ${W}/fig)
+  if(NOT EXISTS ${W}/fig/attention-bars.svg OR NOT EXISTS ${W}/fig/attention-bars.png.json)
+    message(FATAL_ERROR "aiou figure:\n${LAST_OUT}")
+  endif()
+else()
+  execute_process(COMMAND ${CLI} aiou figure --result ${W}/score/Masks-waterbirds_GradCAM_element_wise_normalized_averaged_scores.json --out ${W}/fig
+                  RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 2 OR NOT err MATCHES "built without the GUI libraries")
+    message(FATAL_ERROR "headless aiou figure: rc ${rc}, ${err}")
+  endif()
 endif()
 # the second map type: AttnLRP input heatmaps of a ViT (own per-model file, own output name), and CP-LRP maps
 run(${CLI} aiou score --dataset waterbirds --root ${W}/wb --model ${DATA}/tiny-vit --map attnlrp --size 32 --out ${W}/score)
