@@ -2,12 +2,18 @@
 // autograd forward+backward per target, as the published code does), on ViT-B/16 with random
 // weights, 18 targets (17 ImageNet-head classes + 1 gender-head class). Also: achieved GFLOP/s
 // against this machine's sgemm peak measured in the same run, and peak RSS.
-//   bench_relevance [--tiny] [--repeats N] [--threads N] [--device cpu|cuda] [--json FILE]
+// --load-cost: the fixed cost of a run (loading the model from a safetensors directory, its provenance hash
+// included) as a ratio to the 18-target relevance pass: without the hash cache (hash beside the load), on a
+// cache miss, and on a hit (io/HashCache); the goal is <= 0.5x.
+//   bench_relevance [--tiny] [--repeats N] [--threads N] [--device cpu|cuda] [--json FILE] [--load-cost]
+#include <stdlib.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -18,7 +24,10 @@
 
 #include "common/Device.h"
 #include "explain/RelevanceEngine.h"
+#include "io/HashCache.h"
+#include "io/Sha256.h"
 #include "model/RandomVit.h"
+#include "model/VitWeights.h"
 
 using namespace biasscope;
 using Clock = std::chrono::steady_clock;
@@ -71,7 +80,7 @@ Flops cpFlops(const model::VitConfig& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool tiny = false;
+    bool tiny = false, loadCost = false;
     int repeats = 3, threads = 0;
     std::string device = "cpu", json;
     for (int i = 1; i < argc; ++i) {
@@ -81,8 +90,9 @@ int main(int argc, char** argv) {
         else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
         else if (a == "--device" && i + 1 < argc) device = argv[++i];
         else if (a == "--json" && i + 1 < argc) json = argv[++i];
+        else if (a == "--load-cost") loadCost = true;
         else {
-            std::cerr << "usage: bench_relevance [--tiny] [--repeats N] [--threads N] [--device cpu|cuda] [--json FILE]\n";
+            std::cerr << "usage: bench_relevance [--tiny] [--repeats N] [--threads N] [--device cpu|cuda] [--json FILE] [--load-cost]\n";
             return 2;
         }
     }
@@ -141,6 +151,36 @@ int main(int argc, char** argv) {
     const double floorSeconds = oursFlop / (peak * 1e9);
     const double achieved = oursFlop / oursMedian / 1e9;
 
+    // fixed cost: load from disk (+ provenance hash) as a ratio to the 18-target pass
+    double loadNoCache = 0, loadMiss = 0, loadHit = 0, hashAlone = 0, firstResult = 0;
+    if (loadCost) {
+        namespace fs = std::filesystem;
+        const fs::path dir = fs::temp_directory_path() / ("biasscope-bench-load-" + std::to_string(::getpid()));
+        model::saveHuggingFaceDirectory(m, (dir / "model").string(), 0);
+        const std::string weights = (dir / "model" / "model.safetensors").string();
+        ::setenv("BIASSCOPE_CACHE_DIR", (dir / "cache").string().c_str(), 1);
+        auto timeLoad = [&](double& out) {
+            const auto t = Clock::now();
+            model::VitModel l = model::loadVitModel((dir / "model").string()).to(dev);
+            out = seconds(t);
+            return l;
+        };
+        {
+            auto t = Clock::now();
+            io::sha256FileHex(weights);  // page cache warm for every variant below
+            hashAlone = seconds(t);
+        }
+        ::setenv("BIASSCOPE_HASH_CACHE", "0", 1);
+        timeLoad(loadNoCache);
+        ::unsetenv("BIASSCOPE_HASH_CACHE");
+        timeLoad(loadMiss);
+        model::VitModel l = timeLoad(loadHit);
+        const auto t = Clock::now();
+        explain::explainBatched(l, x, {{0, 617}}, opt);
+        sync(dev);
+        firstResult = seconds(t);
+        fs::remove_all(dir);
+    }
     std::cout << "model: " << (tiny ? "tiny ViT" : "ViT-B/16 224px (random weights)") << ", " << targets.size() << " targets, rule cp, device "
               << describeDevice(dev) << ", threads " << torch::get_num_threads() << "\n"
               << "| measure | value |\n|---|---|\n"
@@ -154,12 +194,22 @@ int main(int argc, char** argv) {
               << "| ours: time / FLOP floor (sgemm peak) | " << oursMedian / floorSeconds << "x |\n"
               << "| peak RSS after our path, MiB | " << rssOurs << " |\n"
               << "| peak RSS after naive loop, MiB | " << peakRssMiB() << " |\n";
+    if (loadCost)
+        std::cout << "| SHA-256 of the weights alone, s | " << hashAlone << " |\n"
+                  << "| load, hash beside it (no cache), s / ratio to the 18-target pass | " << loadNoCache << " / " << loadNoCache / oursMedian << "x |\n"
+                  << "| load, hash cache miss, s / ratio | " << loadMiss << " / " << loadMiss / oursMedian << "x |\n"
+                  << "| load, hash cache hit, s / ratio | " << loadHit << " / " << loadHit / oursMedian << "x |\n"
+                  << "| first result after the load (1 target), s | " << firstResult << " |\n";
     if (!json.empty()) {
         std::ofstream out(json);
         out << "{\"device\":\"" << describeDevice(dev) << "\",\"threads\":" << torch::get_num_threads() << ",\"targets\":" << targets.size()
             << ",\"naive_s\":" << naiveMedian << ",\"ours_s\":" << oursMedian << ",\"speedup\":" << naiveMedian / oursMedian
             << ",\"sgemm_gflops\":" << peak << ",\"ours_gflop\":" << oursFlop / 1e9 << ",\"achieved_gflops\":" << achieved
-            << ",\"floor_ratio\":" << oursMedian / floorSeconds << ",\"rss_ours_mib\":" << rssOurs << "}\n";
+            << ",\"floor_ratio\":" << oursMedian / floorSeconds << ",\"rss_ours_mib\":" << rssOurs;
+        if (loadCost)
+            out << ",\"hash_s\":" << hashAlone << ",\"load_nocache_s\":" << loadNoCache << ",\"load_miss_s\":" << loadMiss << ",\"load_hit_s\":" << loadHit
+                << ",\"first_result_s\":" << firstResult << ",\"load_hit_ratio\":" << loadHit / oursMedian;
+        out << "}\n";
     }
     return 0;
 }

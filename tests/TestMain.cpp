@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "TestRegistry.h"
 
@@ -12,14 +13,21 @@ int main(int argc, char** argv) {
     QCoreApplication app(argc, argv);
     auto& reg = biasscope::test::registry();
     if (argc < 2 || !reg.count(argv[1])) {
-        std::cerr << "usage: " << argv[0] << " <TestClass> [QtTest options]\nclasses:";
+        std::cerr << "usage: " << argv[0] << " <TestClass> [--device cpu|cuda] [QtTest options]\nclasses:";
         for (const auto& [name, f] : reg) std::cerr << " " << name;
         std::cerr << "\n";
         return 2;
     }
     std::unique_ptr<QObject> test(reg.at(argv[1])());
     std::vector<char*> args{argv[0]};
-    for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+    // --device NAME (cpu, cuda, cuda:1, auto): the device TestDevice compares against the CPU (bench/device-check.sh)
+    for (int i = 2; i < argc; ++i) {
+        if (std::string(argv[i]) == "--device" && i + 1 < argc) {
+            biasscope::test::deviceName() = argv[++i];
+            continue;
+        }
+        args.push_back(argv[i]);
+    }
     return QTest::qExec(test.get(), static_cast<int>(args.size()), args.data());
 }
 

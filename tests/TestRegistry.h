@@ -2,6 +2,7 @@
 // Registration of Qt Test classes in a shared test executable, and tensor comparison helpers.
 #include <QObject>
 #include <QString>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <string>
@@ -21,6 +22,15 @@ struct Registrar {
 
 // max |a - b| / (atol + rtol * max|b|) <= 1, with a readable report on failure
 QString compareTensors(const at::Tensor& actual, const at::Tensor& expected, double rtol, double atol);
+
+// The device named by the test executable's --device option (default "cpu"; also BIASSCOPE_TEST_DEVICE).
+inline std::string& deviceName() {
+    static std::string d = [] {
+        const char* e = std::getenv("BIASSCOPE_TEST_DEVICE");
+        return std::string(e && *e ? e : "cpu");
+    }();
+    return d;
+}
 
 inline std::string dataPath(const std::string& rel) { return std::string(BIASSCOPE_TEST_DATA) + "/" + rel; }
 inline std::string sharedPath(const std::string& rel) { return std::string(BIASSCOPE_SHARED_DATA) + "/" + rel; }

@@ -12,9 +12,10 @@ double unitUniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 1
 double uniformIn(std::mt19937_64& rng, double a, double b) { return a + (b - a) * unitUniform(rng); }
 
 double irwinHallNormal(std::mt19937_64& rng) {
-    double s = 0;
-    for (int i = 0; i < 12; ++i) s += unitUniform(rng);
-    return s - 6.0;
+    // four uniforms: variance 4/12, scaled to 1 (sqrt is correctly rounded, so this is exact everywhere)
+    static const double scale = std::sqrt(3.0);
+    const double s = unitUniform(rng) + unitUniform(rng) + unitUniform(rng) + unitUniform(rng);
+    return (s - 2.0) * scale;
 }
 
 std::uint8_t toByte(double v) {

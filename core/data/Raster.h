@@ -19,8 +19,8 @@ namespace biasscope::data {
 // Uniform in [0, 1) from the top 53 bits of one draw (exactly reproducible).
 double unitUniform(std::mt19937_64& rng);
 double uniformIn(std::mt19937_64& rng, double a, double b);
-// Approximately standard normal: the Irwin-Hall sum of 12 uniforms minus 6 (mean 0, variance 1, |z| <= 6).
-// Plain additions only, so no libm rounding enters the data.
+// Approximately standard normal: the Irwin-Hall sum of 4 uniforms, centred and scaled to variance 1
+// (|z| <= 2 sqrt 3). Plain arithmetic only, so no libm rounding enters the data.
 double irwinHallNormal(std::mt19937_64& rng);
 
 // True iff (px, py) lies inside the polygon (even-odd rule, half-open edges).

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -10,7 +11,7 @@
 
 #include "io/Safetensors.h"
 #include "io/TorchSave.h"
-#include "io/Sha256.h"
+#include "io/HashCache.h"
 
 namespace biasscope::model {
 
@@ -256,6 +257,8 @@ VitModel loadVitModel(const std::string& path, const std::optional<std::string>&
         }
     }
     if (!config) config = findConfigBeside(weights);
+    // the provenance hash runs beside the loading (and is remembered across runs: io/HashCache)
+    std::future<std::string> sha = std::async(std::launch::async, [weights] { return io::cachedSha256FileHex(weights); });
     const StateDict dict = readStateDict(weights);
     VitModel m;
     if (config) {
@@ -277,7 +280,7 @@ VitModel loadVitModel(const std::string& path, const std::optional<std::string>&
         m = vitModelFromStateDict(dict, inferVitConfig(dict, weights), weights, headName);
         m.configInferred = true;
     }
-    m.heads.front().sourceSha256 = io::sha256FileHex(weights);
+    m.heads.front().sourceSha256 = sha.get();
     return m;
 }
 

@@ -165,7 +165,7 @@ private slots:
     }
 
 private:
-    static constexpr const char* kPinnedDigest = "4ab8fa174e498a590893cd4654da3213a4bd7d585b09ee54fc030d17ecdb76bc";
+    static constexpr const char* kPinnedDigest = "760ee57153e63a0caa2d515d6863d32aefd077e17731e15bb160d525d879fdb0";
 };
 
 BIASSCOPE_REGISTER_TEST(TestRaster)
