@@ -22,6 +22,7 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include "common/BlasKernels.h"
 #include "common/Device.h"
 #include "explain/RelevanceEngine.h"
 #include "io/HashCache.h"
@@ -80,6 +81,7 @@ Flops cpFlops(const model::VitConfig& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    reexecWithBetterBlasKernels(argv);
     bool tiny = false, loadCost = false;
     int repeats = 3, threads = 0;
     std::string device = "cpu", json;
@@ -182,7 +184,8 @@ int main(int argc, char** argv) {
         fs::remove_all(dir);
     }
     std::cout << "model: " << (tiny ? "tiny ViT" : "ViT-B/16 224px (random weights)") << ", " << targets.size() << " targets, rule cp, device "
-              << describeDevice(dev) << ", threads " << torch::get_num_threads() << "\n"
+              << describeDevice(dev) << ", threads " << torch::get_num_threads()
+              << (openBlasCore().empty() ? std::string() : ", OpenBLAS kernels " + openBlasCore()) << "\n"
               << "| measure | value |\n|---|---|\n"
               << "| naive loop (1 fwd+bwd per target), s/image | " << naiveMedian << " |\n"
               << "| batched backward (ours), s/image | " << oursMedian << " |\n"

@@ -21,12 +21,13 @@ run_one() {
   [ -f "$dir/measures.json" ] && return 0
   mkdir -p "$dir"
   if [ "$setting" = "-" ]; then env_args=(); else env_args=("$setting"); fi
-  env "${env_args[@]}" OMP_NUM_THREADS=1 "$CLI" demo --out "$dir/demo" --bias "$bias" --seed "$seed" --threads 1 --no-analysis \
+  # shellcheck disable=SC2086
+  env "${env_args[@]}" OMP_NUM_THREADS=1 "$CLI" demo --out "$dir/demo" --bias "$bias" --seed "$seed" --threads 1 --no-analysis ${DEMO_ARGS:-} \
       --measure-json "$dir/measures.json.tmp" > "$dir/log.txt" 2>&1 && mv "$dir/measures.json.tmp" "$dir/measures.json"
   rm -rf "$dir/demo/data"  # keep the models and measures, not the images
 }
 export -f run_one
-export CLI OUT LABEL
+export CLI OUT LABEL DEMO_ARGS
 xargs -P "$JOBS" -L 1 bash -c 'run_one "$@"' _ < "$jobs_file"
 python3 - "$OUT" <<'PY'
 import json, os, sys, csv

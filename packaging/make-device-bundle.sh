@@ -13,6 +13,7 @@
 # the working tree to the device (run's carry). Usage: packaging/make-device-bundle.sh [OUT=.device-bundle]
 # Needs: packaging/install-build-deps.sh done, network to deb.debian.org (the OpenCV source, once).
 set -euo pipefail
+export PATH="/usr/bin:$PATH"  # Debian's cmake and compiler, as the main build
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$(mkdir -p "${1:-$SRC/.device-bundle}" && cd "${1:-$SRC/.device-bundle}" && pwd)"
 WORK="${BIASSCOPE_BUNDLE_WORK:-$HOME/.cache/biasscope/device-bundle-work}"

@@ -24,7 +24,7 @@ execute_process(COMMAND dpkg-deb -x ${debs} ${W}/root)
 # it: libtorch1.13 / libtorch2.6, libopencv-imgcodecs406 / 410, ...), and the Qt platform plugins
 execute_process(COMMAND ldd ${W}/root/usr/bin/biasscope OUTPUT_VARIABLE ldd_out)
 set(owners "")
-foreach(lib libtorch\\.so libopencv_imgcodecs libQt6Widgets libqcustomplot)
+foreach(lib libtorch\\.so libopencv_imgcodecs libQt6Widgets libQCustomPlot)
   string(REGEX MATCH "${lib}[^ ]* => ([^ ]+)" m "${ldd_out}")
   if(NOT CMAKE_MATCH_1)
     message(FATAL_ERROR "biasscope does not load ${lib}:\n${ldd_out}")

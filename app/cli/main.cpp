@@ -4,9 +4,13 @@
 #include <CLI/CLI.hpp>
 
 #include "Commands.h"
+#include "common/BlasKernels.h"
+#include "common/Device.h"
 #include "common/Error.h"
+#include "common/RuntimeInfo.h"
 
 int main(int argc, char** argv) {
+    biasscope::reexecWithBetterBlasKernels(argv);
     CLI::App app{"BiasScope command line: relevance and bias analysis of vision models"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("biasscope-cli ") + BIASSCOPE_VERSION);
@@ -19,6 +23,10 @@ int main(int argc, char** argv) {
     biasscope::cli::addTrainCommand(app);
     biasscope::cli::addDemoCommand(app);
     biasscope::cli::addAiouCommand(app);
+    app.add_subcommand("info", "versions of BiasScope, LibTorch and OpenCV; the BLAS kernels, CPU threads and CUDA devices in use")->callback([] {
+        biasscope::configureCpuThreads(0);
+        for (const auto& [k, v] : biasscope::runtimeInfo()) std::cout << k << ": " << v << "\n";
+    });
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -9,8 +9,10 @@
 #include "DemoLauncher.h"
 #include "MainWindow.h"
 #include "common/Device.h"
+#include "common/BlasKernels.h"
 
 int main(int argc, char** argv) {
+    biasscope::reexecWithBetterBlasKernels(argv);
     QApplication app(argc, argv);
     QApplication::setApplicationName("BiasScope");
     QApplication::setApplicationVersion(BIASSCOPE_VERSION);

@@ -103,6 +103,10 @@ DataView loadView(const AttentionRunOptions& o) {
     DataView v;
     const auto split = parseSplit(o.split);
     if (o.dataset == "waterbirds") {
+        // the heatmap score compares the maps of two outputs of one model (CelebA: the attribute and the
+        // confounder); a Waterbirds model has one class output and no confounder (published: mask score only)
+        if (o.score == ScoreKind::Heatmap)
+            throw InputError("--score heatmap needs a confounder output (CelebA: --attribute A --confounder Male); Waterbirds has none: use --score mask");
         const auto d = data::loadWaterbirds(o.root);
         const auto idx = d.indices(split);
         for (auto i : idx) v.items.push_back({d.imagePath(i), d.maskPath(i), d.y[i] == d.place[i] ? 0 : 1, d.y[i], d.place[i]});

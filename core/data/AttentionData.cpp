@@ -1,5 +1,6 @@
 #include "data/AttentionData.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -171,11 +172,20 @@ CelebAMaskHQ loadCelebAMaskHQ(const std::string& root, const std::string& attrib
         if (!fs::exists(d.imagePath(i))) throw InputError(attr + ": image '" + d.attributes.files[i] + "' is listed but " + d.imagePath(i) + " does not exist");
     const auto n = static_cast<std::int64_t>(d.attributes.files.size());
     const auto perm = numpyPermutation(n, 0);
-    const std::int64_t nTrain = n == 30000 ? 21000 : n * 70 / 100, nVal = n == 30000 ? 4500 : n * 15 / 100;
-    d.split.assign(static_cast<std::size_t>(n), 2);
-    for (std::int64_t k = 0; k < n; ++k) d.split[static_cast<std::size_t>(perm[static_cast<std::size_t>(k)])] = k < nTrain ? 0 : (k < nTrain + nVal ? 1 : 2);
-    d.splitSource = n == 30000 ? "published: numpy permutation(30000), seed 0, 21000 / 4500 / 4500"
-                               : "numpy permutation(" + std::to_string(n) + "), seed 0, 70 / 15 / 15 % (the published split is for 30000 images)";
+    // published (celeb.py): train = perm[:int(n * 0.7)], val = perm[int(n * 0.7):int(n * (0.7 + 0.15))],
+    // test = perm[int(n * (1 - 0.15)):], over np.zeros (so an image in none of them would be train), in doubles
+    // as Python computes them: 21000 / 4500 / 4500 for n = 30000, 143 / 31 / 31 for n = 205
+    const auto cut = [n](double f) { return static_cast<std::int64_t>(static_cast<double>(n) * f); };
+    const double trainShare = 0.7, valShare = 0.15, testShare = 0.15;
+    const std::int64_t trainEnd = cut(trainShare), valEnd = cut(trainShare + valShare), testStart = cut(1 - testShare);
+    d.split.assign(static_cast<std::size_t>(n), 0);
+    for (std::int64_t k = 0; k < n; ++k) {
+        auto& s = d.split[static_cast<std::size_t>(perm[static_cast<std::size_t>(k)])];
+        if (k >= trainEnd && k < valEnd) s = 1;
+        if (k >= testStart) s = 2;
+    }
+    d.splitSource = "published: numpy permutation(" + std::to_string(n) + "), seed 0; train perm[:" + std::to_string(trainEnd) + "], val perm[" +
+                    std::to_string(trainEnd) + ":" + std::to_string(valEnd) + "], test perm[" + std::to_string(testStart) + ":]";
     return d;
 }
 
@@ -234,23 +244,31 @@ Waterbirds loadWaterbirds(const std::string& root) {
 }
 
 namespace {
-cv::Mat readGray(const std::string& path, const char* what) {
+// The published mask pipeline (bias_dataset.transform): PIL convert('RGB'), resize to (R, R) with torch's
+// nearest-exact (R = size * 256 / 224), centre crop, /255, then to_grayscale (0.2989 R + 0.587 G + 0.114 B in
+// float32), so a white mask pixel is 0.9999, not 1. CV_32F [size, size].
+cv::Mat publishedMask(const std::string& path, int size, const char* what) {
     if (!fs::exists(path)) throw InputError(path + ": " + what + " not found");
-    cv::Mat m = cv::imread(path, cv::IMREAD_GRAYSCALE);
-    if (m.empty()) throw InputError(path + ": cannot decode " + what);
-    return m;
-}
-cv::Mat resizeCropNearest(const cv::Mat& m, int size) {
+    const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);  // grey and palette PNGs expanded to 3 channels, as convert('RGB')
+    if (bgr.empty()) throw InputError(path + ": cannot decode " + what);
     const int R = size * 256 / 224;
-    cv::Mat r;
-    cv::resize(m, r, cv::Size(R, R), 0, 0, cv::INTER_NEAREST_EXACT);
-    const int off = static_cast<int>(std::nearbyint((R - size) / 2.0));
-    return r(cv::Rect(off, off, size, size)).clone();
+    const cv::Mat r = resizeNearestExact(bgr, R, R);
+    const int off = static_cast<int>(std::nearbyint((R - size) / 2.0));  // torchvision center_crop: round((R - size) / 2)
+    cv::Mat out(size, size, CV_32F);
+    for (int y = 0; y < size; ++y) {
+        const auto* src = r.ptr<cv::Vec3b>(y + off) + off;
+        auto* dst = out.ptr<float>(y);
+        for (int x = 0; x < size; ++x) {
+            const float red = src[x][2] / 255.0f, green = src[x][1] / 255.0f, blue = src[x][0] / 255.0f;
+            dst[x] = red * 0.2989f + green * 0.587f + blue * 0.114f;
+        }
+    }
+    return out;
 }
 }  // namespace
 
 at::Tensor celebGroupMasks(const std::string& labelMapPath, int size) {
-    const cv::Mat m = resizeCropNearest(readGray(labelMapPath, "label-map mask"), size);
+    const cv::Mat m = publishedMask(labelMapPath, size, "label-map mask");
     const auto& groups = celebMaskGroups();
     at::Tensor out = torch::zeros({static_cast<std::int64_t>(groups.size()), size, size});
     auto acc = out.accessor<float, 3>();
@@ -259,17 +277,16 @@ at::Tensor celebGroupMasks(const std::string& labelMapPath, int size) {
         for (int p : groups[g].parts) groupOfPart[static_cast<std::size_t>(p)] = static_cast<int>(g);
     for (int y = 0; y < size; ++y)
         for (int x = 0; x < size; ++x) {
-            const int g = groupOfPart[m.at<std::uint8_t>(y, x)];
-            if (g < 0) throw InputError(labelMapPath + ": pixel value " + std::to_string(m.at<std::uint8_t>(y, x)) + " is not a CelebAMask-HQ part (0..18)");
+            const int part = static_cast<int>(std::nearbyint(m.at<float>(y, x) * 255.0f));  // published: round(mask * 255)
+            const int g = groupOfPart[static_cast<std::size_t>(std::clamp(part, 0, 255))];
+            if (g < 0) throw InputError(labelMapPath + ": pixel value " + std::to_string(part) + " is not a CelebAMask-HQ part (0..18)");
             acc[g][y][x] = 1.f;
         }
     return out;
 }
 
 at::Tensor waterbirdsMasks(const std::string& maskPath, int size) {
-    const cv::Mat m = resizeCropNearest(readGray(maskPath, "bird mask"), size);
-    cv::Mat f;
-    m.convertTo(f, CV_32F, 1.0 / 255.0);
+    cv::Mat f = publishedMask(maskPath, size, "bird mask");
     at::Tensor bird = torch::from_blob(f.data, {size, size}, torch::kFloat32).clone();
     return torch::stack({1 - bird, bird});
 }

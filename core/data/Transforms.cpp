@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 
 #include <opencv2/imgproc.hpp>
 
+#include "common/Error.h"
 #include "preprocess/ImagePreprocessor.h"
 
 namespace biasscope::data {
@@ -120,6 +122,27 @@ void evalTransform(const cv::Mat& rgb, const TransformOptions& o, float* dst) {
     cv::Mat f;
     resized(cv::Rect(left, top, o.size, o.size)).convertTo(f, CV_32FC3, 1.0 / 255.0);
     toChw(f, o, dst);
+}
+
+std::int64_t nearestExactSourceIndex(std::int64_t dst, std::int64_t inSize, std::int64_t outSize) {
+    const float scale = static_cast<float>(inSize) / static_cast<float>(outSize);  // ATen: compute_scales_value<float>
+    // ATen: floorf((dst_index + 0.5) * scale): a double product, rounded to float by floorf's parameter
+    const auto src = static_cast<std::int64_t>(std::floor(static_cast<float>((static_cast<double>(dst) + 0.5) * static_cast<double>(scale))));
+    return std::min(src, inSize - 1);
+}
+
+cv::Mat resizeNearestExact(const cv::Mat& src, int width, int height) {
+    if (src.empty() || width <= 0 || height <= 0) throw Error("resizeNearestExact: empty image or size " + std::to_string(width) + "x" + std::to_string(height));
+    cv::Mat out(height, width, src.type());
+    const std::size_t px = src.elemSize();
+    std::vector<int> xs(static_cast<std::size_t>(width));
+    for (int x = 0; x < width; ++x) xs[static_cast<std::size_t>(x)] = static_cast<int>(nearestExactSourceIndex(x, src.cols, width));
+    for (int y = 0; y < height; ++y) {
+        const auto* row = src.ptr<std::uint8_t>(static_cast<int>(nearestExactSourceIndex(y, src.rows, height)));
+        auto* dst = out.ptr<std::uint8_t>(y);
+        for (int x = 0; x < width; ++x) std::memcpy(dst + static_cast<std::size_t>(x) * px, row + static_cast<std::size_t>(xs[static_cast<std::size_t>(x)]) * px, px);
+    }
+    return out;
 }
 
 }  // namespace biasscope::data

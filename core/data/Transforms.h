@@ -34,4 +34,12 @@ cv::Rect randomResizedCropBox(int width, int height, const TransformOptions& o, 
 void trainTransform(const cv::Mat& rgb, const TransformOptions& o, std::mt19937_64& rng, float* dst);
 void evalTransform(const cv::Mat& rgb, const TransformOptions& o, float* dst);
 
+// torch.nn.functional.interpolate(mode="nearest-exact") (what torchvision's NEAREST_EXACT resize runs): the
+// source index of output index `dst`, computed as ATen does, in float: min(floorf((dst + 0.5) * (float)in / out),
+// in - 1). OpenCV's INTER_NEAREST_EXACT differs (for a 2x downscale it takes 2i, torch and PIL 2i + 1: OpenCV
+// issue #22204; and at float ties, e.g. 64 -> 73).
+std::int64_t nearestExactSourceIndex(std::int64_t dst, std::int64_t inSize, std::int64_t outSize);
+// Resizes any cv::Mat (every channel and depth) to width x height with nearestExactSourceIndex on both axes.
+cv::Mat resizeNearestExact(const cv::Mat& src, int width, int height);
+
 }  // namespace biasscope::data

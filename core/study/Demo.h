@@ -21,7 +21,7 @@ struct DemoOptions {
     int epochs = 20;
     int workers = 2;
     // the demo's data design (data/PlantedBias.h; docs/demo.md says how these were chosen)
-    double colourCue = 0.3, plainShare = 0.1;
+    double colourCue = 0.2, plainShare = 0.1;
 };
 
 struct DemoPaths {

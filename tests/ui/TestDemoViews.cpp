@@ -25,7 +25,7 @@ class TestDemoViews : public QObject {
     }
 private slots:
     void everyViewFilled() {
-        const QString dir = qEnvironmentVariable("BIASSCOPE_DEMO_FIXTURE") + "/demo95";
+        const QString dir = qEnvironmentVariable("BIASSCOPE_DEMO_FIXTURE") + "/b95s1";
         if (!QFileInfo::exists(dir + "/demo-study.json")) QSKIP("no demo fixture (run core.TestPlantedBiasDemo first; CTest does)");
         ui::MainWindow w;
         w.resize(1400, 900);

@@ -69,12 +69,13 @@ private slots:
         QCOMPARE(d.attributes.labels("Eyeglasses")[3], 1);
         QCOMPARE(d.attributes.labels("Male")[3], 1);
         QCOMPARE(d.attributes.labels("Male")[4], 0);
-        QCOMPARE(d.indices(data::Split::Train).size(), std::size_t{8});  // 70 / 15 / 15 of 12
-        QCOMPARE(d.indices(data::Split::Val).size(), std::size_t{1});
-        QCOMPARE(d.indices(data::Split::Test).size(), std::size_t{3});
+        // published: perm[:int(12 * 0.7)], perm[8:int(12 * 0.85)], perm[int(12 * (1 - 0.15)):] = 8 / 2 / 2
+        QCOMPARE(d.indices(data::Split::Train).size(), std::size_t{8});
+        QCOMPARE(d.indices(data::Split::Val).size(), std::size_t{2});
+        QCOMPARE(d.indices(data::Split::Test).size(), std::size_t{2});
         const auto train = d.indices(data::Split::Train);
         QVERIFY(std::is_sorted(train.begin(), train.end()));  // ascending index order, as published
-        QVERIFY(QString::fromStdString(d.splitSource).contains("30000"));
+        QVERIFY2(QString::fromStdString(d.splitSource).contains("test perm[10:]"), d.splitSource.c_str());
         // the original .txt format reads the same
         const auto t = data::readAttributeTable((writeText(root / "orig.txt", txt), (root / "orig.txt").string()));
         QCOMPARE(t.values, d.attributes.values);
@@ -123,6 +124,8 @@ private slots:
         const at::Tensor m = data::waterbirdsMasks(d.maskPath(i), 32);
         QCOMPARE(m.sizes().vec(), (std::vector<std::int64_t>{2, 32, 32}));
         QVERIFY((m[0] + m[1] - 1).abs().max().item<float>() < 1e-6);  // background = 1 - bird
+        // the published to_grayscale of a white mask: 0.2989 + 0.587 + 0.114 = 0.9999, not 1
+        QVERIFY2(std::abs(m[1].max().item<float>() - 0.9999f) < 1e-6, qPrintable(QString::number(m[1].max().item<float>(), 'g', 9)));
         QVERIFY(m[1].sum().item<float>() > 10);                       // the object is there
         QCOMPARE(data::attentionEvalImage(d.imagePath(i), 32).sizes().vec(), (std::vector<std::int64_t>{3, 32, 32}));
         // errors

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <opencv2/imgcodecs.hpp>
+#include <torch/types.h>
 
 #include "TestRegistry.h"
 #include "common/Error.h"
@@ -32,6 +33,36 @@ void expectError(const std::function<void()>& f, const std::string& part) {
 class TestDatasets : public QObject {
     Q_OBJECT
 private slots:
+    void nearestExactResizeEqualsTorch() {
+        // data::nearestExactSourceIndex against LibTorch's own nearest-exact kernel (what torchvision's NEAREST_EXACT
+        // runs) over every (in, out) pair up to 96 and the real geometries (CelebAMask-HQ 512 -> 256, Waterbirds,
+        // the 64 -> 73 tie); OpenCV's INTER_NEAREST_EXACT is not this (2x downscale: 2i instead of 2i + 1)
+        std::vector<std::pair<int, int>> pairs;
+        for (int in = 1; in <= 96; ++in)
+            for (int out = 1; out <= 96; ++out) pairs.emplace_back(in, out);
+        for (auto p : {std::pair{512, 256}, {512, 292}, {1024, 256}, {64, 73}, {178, 256}, {218, 256}, {500, 256}, {375, 292}, {224, 256}, {300, 1000}})
+            pairs.push_back(p);
+        int mismatches = 0;
+        for (const auto& [in, out] : pairs) {
+            const at::Tensor x = torch::arange(in, torch::kFloat32).view({1, 1, 1, in});
+            const at::Tensor y = at::_upsample_nearest_exact2d(x, {1, out}, c10::nullopt, c10::nullopt).view({out});
+            const auto a = y.accessor<float, 1>();
+            for (int i = 0; i < out; ++i)
+                if (static_cast<std::int64_t>(a[i]) != data::nearestExactSourceIndex(i, in, out) && ++mismatches < 5)
+                    qWarning("%d -> %d: index %d: torch %d, ours %lld", in, out, i, static_cast<int>(a[i]), static_cast<long long>(data::nearestExactSourceIndex(i, in, out)));
+        }
+        QCOMPARE(mismatches, 0);
+        QCOMPARE(data::nearestExactSourceIndex(0, 512, 256), std::int64_t{1});  // 2i + 1
+        // resizeNearestExact picks those rows and columns, for any channel count
+        cv::Mat img(5, 7, CV_8UC3);
+        for (int yy = 0; yy < 5; ++yy)
+            for (int xx = 0; xx < 7; ++xx) img.at<cv::Vec3b>(yy, xx) = cv::Vec3b(static_cast<uchar>(xx), static_cast<uchar>(yy), 9);
+        const cv::Mat r = data::resizeNearestExact(img, 3, 11);
+        for (int yy = 0; yy < 11; ++yy)
+            for (int xx = 0; xx < 3; ++xx)
+                QCOMPARE(r.at<cv::Vec3b>(yy, xx), cv::Vec3b(static_cast<uchar>(data::nearestExactSourceIndex(xx, 7, 3)), static_cast<uchar>(data::nearestExactSourceIndex(yy, 5, 11)), 9));
+    }
+
     void stratifiedSplitKeepsClassRatios() {
         std::vector<int> labels(700, 0);
         labels.resize(1000, 1);

@@ -22,6 +22,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "DemoFixture.h"
 #include "TestRegistry.h"
 #include "attention/AttentionStudy.h"
 #include "data/PlantedBias.h"
@@ -125,55 +126,83 @@ private slots:
     }
 
     void analysesFindThePlantedBias() {
-        // BIASSCOPE_DEMO_FIXTURE (set by CTest): keep the demos there for the GUI tests (ui.TestDemoViews)
-        QTemporaryDir tmp;
-        const QByteArray keep = qgetenv("BIASSCOPE_DEMO_FIXTURE");
-        const fs::path base = keep.isEmpty() ? fs::path(tmp.path().toStdString()) : fs::path(keep.toStdString());
-        std::map<int, study::DemoMeasures> m;
+        // three models per bias (seeds 1-3: data, initialisation, training); the fixture's b95s1 also gets
+        // its study run (the store the GUI test opens in the explorer)
+        std::map<int, std::vector<study::DemoMeasures>> m;
+        std::map<int, std::vector<std::string>> models;
+        for (int b : {50, 95})
+            for (std::uint64_t seed : {1, 2, 3}) {
+                const auto o = test::demoModel(b, seed);
+                if (b == 95 && seed == 1 && qEnvironmentVariableIsSet("BIASSCOPE_DEMO_FIXTURE")) study::runDemoStudy(o, study::buildDemo(o));
+                const auto d = study::measureDemo(o.outDir);
+                qInfo("bias %.2f seed %d: acc %.3f, conf aligned %.3f -> %.3f, context effect %.3f, outside %.3f, concept %.3f, IoU bg %.3f obj %.3f", b / 100.0,
+                      static_cast<int>(seed), d.accuracy, d.confidenceAligned, d.confidenceAlignedMasked, d.contextEffect(), d.outsideRelevance,
+                      d.conceptSimilarity, d.iouBackground, d.iouObject);
+                m[b].push_back(d);
+                models[b].push_back((fs::path(o.outDir) / "models/class/best").string());
+            }
+        auto mean = [&](int b, double (*f)(const study::DemoMeasures&)) {
+            double s = 0;
+            for (const auto& d : m[b]) s += f(d);
+            return s / static_cast<double>(m[b].size());
+        };
+        auto lowest = [&](int b, double (*f)(const study::DemoMeasures&)) {
+            double v = 1e9;
+            for (const auto& d : m[b]) v = std::min(v, f(d));
+            return v;
+        };
+        using F = double (*)(const study::DemoMeasures&);
+        const F accuracy = [](const study::DemoMeasures& d) { return d.accuracy; };
+        const F context = [](const study::DemoMeasures& d) { return d.contextEffect(); };
+        const F outside = [](const study::DemoMeasures& d) { return d.outsideRelevance; };
+        const F concept = [](const study::DemoMeasures& d) { return d.conceptSimilarity; };
+        const F iouBackground = [](const study::DemoMeasures& d) { return d.iouBackground; };
+        const F iouObject = [](const study::DemoMeasures& d) { return d.iouObject; };
+        auto report = [](const char* what, double a, double b) { return qPrintable(QString("%1: %2 vs %3").arg(what).arg(a).arg(b)); };
+        // no bias: every model learns the object; strong bias: the background takes over on the balanced test
+        QVERIFY2(lowest(50, accuracy) > kMinUnbiasedAccuracy, report("lowest unbiased accuracy", lowest(50, accuracy), kMinUnbiasedAccuracy));
+        QVERIFY2(mean(95, accuracy) < mean(50, accuracy) - kAccuracyDrop, report("mean accuracy 0.95 vs 0.5", mean(95, accuracy), mean(50, accuracy)));
+        // removing the context moves the biased models' confidence in the direction of the training pairing
+        // (down where the background agrees with the class, up where it conflicts), not the unbiased ones'
+        QVERIFY2(mean(95, context) > kMinBiasedContextEffect, report("mean context effect 0.95", mean(95, context), kMinBiasedContextEffect));
+        QVERIFY2(std::abs(mean(50, context)) < kMaxUnbiasedContextEffect, report("mean context effect 0.5", mean(50, context), kMaxUnbiasedContextEffect));
+        // more relevance outside the object, and the paired context concept's relevance resembles the class's
+        QVERIFY2(mean(95, outside) > mean(50, outside) + kOutsideRise, report("outside relevance 0.95 vs 0.5", mean(95, outside), mean(50, outside)));
+        QVERIFY2(mean(95, concept) > mean(50, concept) + kConceptRise, report("concept similarity 0.95 vs 0.5", mean(95, concept), mean(50, concept)));
+        // Attention-IoU: higher with the background, lower with the object (the Waterbirds result)
+        QVERIFY2(mean(95, iouBackground) > mean(50, iouBackground) + kIouBackgroundRise,
+                 report("IoU background 0.95 vs 0.5", mean(95, iouBackground), mean(50, iouBackground)));
+        QVERIFY2(mean(50, iouObject) > mean(95, iouObject) + kIouObjectFall, report("IoU object 0.5 vs 0.95", mean(50, iouObject), mean(95, iouObject)));
+        // the same through study 2's pipeline: `aiou score` GradCAM (block -2) over the three models per bias,
+        // aggregated as published (per-model nanmean, then the mean over models)
         std::map<int, std::pair<double, double>> gradcam;
         for (int b : {50, 95}) {
-            study::DemoOptions o;
-            o.outDir = (base / ("demo" + std::to_string(b))).string();
-            o.bias = b / 100.0;
-            const auto paths = study::buildDemo(o);
-            if (b == 95 && !keep.isEmpty()) study::runDemoStudy(o, paths);  // the store the explorer opens in the GUI test
-            m[b] = study::measureDemo(o.outDir);
-            const auto& d = m[b];
-            qInfo("bias %.2f: acc %.3f (feathered %.3f), conf aligned %.3f -> %.3f, context effect %.3f, outside %.3f, concept %.3f, IoU bg %.3f obj %.3f", b / 100.0,
-                  d.accuracy, d.accuracyMasked, d.confidenceAligned, d.confidenceAlignedMasked, d.contextEffect(), d.outsideRelevance, d.conceptSimilarity,
-                  d.iouBackground, d.iouObject);
-            // study 2's pipeline (aiou score) on the same data in its Waterbirds layout: GradCAM of the class
-            // model at its default block (-2), Attention-IoU with the background (1 - m) and the object mask
             attention::AttentionRunOptions ao;
-            ao.root = (fs::path(o.outDir) / "data").string();
-            ao.models = {(fs::path(o.outDir) / "models/class/best").string()};
+            ao.root = (fs::path(test::demoModel(b, 1).outDir) / "data").string();
+            ao.models = models[b];
             ao.size = 64;
-            ao.outDir = (fs::path(o.outDir) / "aiou").string();
+            ao.outDir = (fs::path(test::demoModel(b, 1).outDir) / "aiou-3models").string();
             const auto r = attention::runAttentionScores(ao);
             gradcam[b] = {r.aggregate.mean[2][0], r.aggregate.mean[2][1]};
-            qInfo("bias %.2f: GradCAM mask score (all) background %.3f bird %.3f", b / 100.0, r.aggregate.mean[2][0], r.aggregate.mean[2][1]);
+            qInfo("bias %.2f: GradCAM mask score (all groups, 3 models) background %.3f bird %.3f", b / 100.0, gradcam[b].first, gradcam[b].second);
         }
-        const auto &none = m[50], &strong = m[95];
-        // no bias: the object is learnt; strong bias: the background takes over on the balanced test
-        QVERIFY(none.accuracy > 0.9);
-        QVERIFY(strong.accuracy < none.accuracy - 0.15);
-        // removing the context costs the biased model its confidence where the context agrees with the class
-        // as in training, and gives it back where it disagrees; the unbiased model's confidence does not move
-        QVERIFY2(strong.confidenceAligned - strong.confidenceAlignedMasked > 0.04, qPrintable(QString::number(strong.confidenceAligned - strong.confidenceAlignedMasked)));
-        QVERIFY2(none.confidenceAligned - none.confidenceAlignedMasked < 0.05, qPrintable(QString::number(none.confidenceAligned - none.confidenceAlignedMasked)));
-        QVERIFY2(strong.contextEffect() > 0.3, qPrintable(QString::number(strong.contextEffect())));
-        QVERIFY2(std::abs(none.contextEffect()) < 0.1, qPrintable(QString::number(none.contextEffect())));
-        // more relevance outside the object, and the paired context concept's relevance resembles the class's
-        QVERIFY(strong.outsideRelevance > none.outsideRelevance + 0.1);
-        QVERIFY(strong.conceptSimilarity > none.conceptSimilarity + 0.2);
-        // Attention-IoU: higher with the background, lower with the object (the Waterbirds result)
-        QVERIFY(strong.iouBackground > none.iouBackground + 0.25);
-        QVERIFY(none.iouObject > strong.iouObject + 0.1);
-        // the same through study 2's GradCAM pipeline (measured, deterministic build: background 0.341 -> 0.409,
-        // bird 0.622 -> 0.351)
-        QVERIFY2(gradcam[95].first > gradcam[50].first + 0.03, qPrintable(QString("background %1 vs %2").arg(gradcam[95].first).arg(gradcam[50].first)));
-        QVERIFY2(gradcam[95].second < gradcam[50].second - 0.1, qPrintable(QString("bird %1 vs %2").arg(gradcam[95].second).arg(gradcam[50].second)));
+        QVERIFY2(gradcam[95].first > gradcam[50].first + kGradCamBackgroundRise, report("GradCAM background 0.95 vs 0.5", gradcam[95].first, gradcam[50].first));
+        QVERIFY2(gradcam[95].second < gradcam[50].second - kGradCamObjectFall, report("GradCAM bird 0.95 vs 0.5", gradcam[95].second, gradcam[50].second));
     }
+
+private:
+    // Margins taken from the spread measured across BLAS kernels, LibTorch builds and seeds (docs/demo.md,
+    // "Spread"): each is below the smallest value of its measure seen there, with room.
+    static constexpr double kMinUnbiasedAccuracy = 0.85;
+    static constexpr double kAccuracyDrop = 0.12;
+    static constexpr double kMinBiasedContextEffect = 0.25;
+    static constexpr double kMaxUnbiasedContextEffect = 0.1;
+    static constexpr double kOutsideRise = 0.08;
+    static constexpr double kConceptRise = 0.15;
+    static constexpr double kIouBackgroundRise = 0.25;
+    static constexpr double kIouObjectFall = 0.1;
+    static constexpr double kGradCamBackgroundRise = 0.03;
+    static constexpr double kGradCamObjectFall = 0.1;
 };
 
 BIASSCOPE_REGISTER_TEST(TestPlantedBiasDemo)

@@ -8,10 +8,10 @@
 //   bias 0.95: 0.657 0.591 0.671  mean 0.640
 // The margins below are about half the measured steps (0.18, 0.20).
 // With BIASSCOPE_DEMO_FIXTURE set (CTest), the seed-1 demos of core.TestPlantedBiasDemo are reused.
-#include <QTemporaryDir>
 #include <QtTest/QtTest>
 #include <filesystem>
 
+#include "DemoFixture.h"
 #include "TestRegistry.h"
 #include "study/Demo.h"
 #include "study/DemoChecks.h"
@@ -23,18 +23,10 @@ class TestPlantedBiasGradient : public QObject {
     Q_OBJECT
 private slots:
     void attentionIoURisesWithTheBias() {
-        QTemporaryDir tmp;
-        const QByteArray keep = qgetenv("BIASSCOPE_DEMO_FIXTURE");
-        const fs::path base = keep.isEmpty() ? fs::path(tmp.path().toStdString()) : fs::path(keep.toStdString());
         std::map<int, double> background, object;
         for (int b : {50, 80, 95}) {
             for (std::uint64_t seed : {1, 2, 3}) {
-                study::DemoOptions o;
-                o.bias = b / 100.0;
-                o.seed = seed;
-                // seed 1 at 0.5 / 0.95: the fixture's demos (same options, so buildDemo finds them cached)
-                o.outDir = (seed == 1 && b != 80 ? base / ("demo" + std::to_string(b)) : base / "gradient" / ("b" + std::to_string(b) + "s" + std::to_string(seed))).string();
-                study::buildDemo(o);
+                const auto o = test::demoModel(b, seed);
                 const auto d = study::measureDemo(o.outDir);
                 qInfo("bias %.2f seed %d: accuracy %.3f, Attention-IoU background %.3f object %.3f, context effect %.3f", o.bias, static_cast<int>(seed), d.accuracy,
                       d.iouBackground, d.iouObject, d.contextEffect());
@@ -43,11 +35,19 @@ private slots:
             }
             qInfo("bias %.2f: mean Attention-IoU background %.3f object %.3f", b / 100.0, background[b], object[b]);
         }
-        QVERIFY2(background[80] > background[50] + 0.08, qPrintable(QString("%1 vs %2").arg(background[80]).arg(background[50])));
-        QVERIFY2(background[95] > background[80] + 0.08, qPrintable(QString("%1 vs %2").arg(background[95]).arg(background[80])));
-        // the object score falls from 0.5 to 0.95 (measured 0.618 -> 0.498); its 0.8 value (0.597) is not asserted
-        QVERIFY2(object[95] < object[50] - 0.05, qPrintable(QString("%1 vs %2").arg(object[95]).arg(object[50])));
+        auto report = [](double a, double b) { return qPrintable(QString("%1 vs %2").arg(a).arg(b)); };
+        // what holds on every kernel and build measured (docs/demo.md): the rise from 0.8 to 0.95, and 0.8 not
+        // below 0.5 beyond the noise; whether 0.8 already rises above 0.5 depends on the kernel (not asserted)
+        QVERIFY2(background[95] > background[80] + kRiseTo95, report(background[95], background[80]));
+        QVERIFY2(background[80] > background[50] - kMiddleTolerance, report(background[80], background[50]));
+        QVERIFY2(object[95] < object[50] - kObjectFall, report(object[95], object[50]));
     }
+
+private:
+    // from the spread across kernels, builds and seeds (docs/demo.md, "Spread")
+    static constexpr double kRiseTo95 = 0.2;
+    static constexpr double kMiddleTolerance = 0.05;
+    static constexpr double kObjectFall = 0.1;
 };
 
 BIASSCOPE_REGISTER_TEST(TestPlantedBiasGradient)

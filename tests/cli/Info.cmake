@@ -1,0 +1,17 @@
+# biasscope-cli info names the versions; where OpenBLAS is the BLAS and the CPU has AVX2, its kernels are never
+# the Prescott fallback (the executable re-runs itself with OPENBLAS_CORETYPE=Haswell), unless that is turned off.
+execute_process(COMMAND ${CLI} info RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "LibTorch: [0-9]" OR NOT out MATCHES "OpenCV: [0-9]" OR NOT out MATCHES "BLAS: ")
+  message(FATAL_ERROR "info: rc ${rc}\n${out}\n${err}")
+endif()
+file(READ /proc/cpuinfo cpu)
+if(out MATCHES "OpenBLAS" AND cpu MATCHES " avx2 " AND cpu MATCHES " fma ")
+  if(out MATCHES "Prescott")
+    message(FATAL_ERROR "OpenBLAS runs its Prescott kernels on an AVX2 CPU:\n${out}")
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env BIASSCOPE_BLAS_REEXEC=0 OPENBLAS_CORETYPE=Sandybridge ${CLI} info OUTPUT_VARIABLE forced)
+  if(NOT forced MATCHES "Sandybridge kernels \\(OPENBLAS_CORETYPE=Sandybridge\\)")
+    message(FATAL_ERROR "an explicit OPENBLAS_CORETYPE is not kept:\n${forced}")
+  endif()
+endif()
+message(STATUS "${out}")
