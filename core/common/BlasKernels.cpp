@@ -1,6 +1,8 @@
 #include "common/BlasKernels.h"
 
 #include <cstdlib>
+
+#include <ATen/Version.h>
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -14,11 +16,19 @@ std::string openBlasCore() {
     return name ? std::string(name) : std::string();
 }
 
+std::string libtorchBlas() {
+    const std::string c = at::show_config();
+    const auto at = c.find("BLAS_INFO=");
+    if (at == std::string::npos) return "unknown";
+    const auto end = c.find_first_of(", \n", at + 10);
+    return c.substr(at + 10, end == std::string::npos ? std::string::npos : end - at - 10);
+}
+
 std::string betterOpenBlasCore() {
     const char* off = std::getenv("BIASSCOPE_BLAS_REEXEC");
     if ((off && std::string(off) == "0") || std::getenv("OPENBLAS_CORETYPE")) return {};
 #if defined(__x86_64__)
-    if (openBlasCore() == "Prescott" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    if (openBlasCore() == "Prescott" && libtorchBlas() != "mkl" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
 #endif
     return {};
 }

@@ -9,12 +9,15 @@
 
 namespace biasscope {
 
-// The kernel set OpenBLAS runs ("Prescott", "Haswell", "SkylakeX", ...), or "" when the BLAS is not OpenBLAS
-// (the pip wheels use MKL).
+// The kernel set OpenBLAS runs ("Prescott", "Haswell", "SkylakeX", ...), or "" when no OpenBLAS is loaded.
+// (In a build against the pip wheels LibTorch uses MKL, and OpenBLAS may still be loaded by OpenCV.)
 std::string openBlasCore();
+// LibTorch's BLAS as its build reports it (at::show_config's BLAS_INFO): "mkl" for the pip wheels, "generic"
+// (libblas.so.3: OpenBLAS on Debian) or "open" for Debian's.
+std::string libtorchBlas();
 
 // The kernel to ask for instead, or "": "Haswell" when OpenBLAS fell back to Prescott on a CPU with AVX2 and
-// FMA and OPENBLAS_CORETYPE is not set (BIASSCOPE_BLAS_REEXEC=0 turns this off).
+// FMA, LibTorch is not on MKL and OPENBLAS_CORETYPE is not set (BIASSCOPE_BLAS_REEXEC=0 turns this off).
 std::string betterOpenBlasCore();
 
 // Re-executes this program (argv) with OPENBLAS_CORETYPE=betterOpenBlasCore() when that is not "", once.

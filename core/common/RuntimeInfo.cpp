@@ -17,9 +17,11 @@ std::vector<std::pair<std::string, std::string>> runtimeInfo() {
     v.emplace_back("BiasScope", BIASSCOPE_VERSION);
     v.emplace_back("LibTorch", TORCH_VERSION);
     v.emplace_back("OpenCV", CV_VERSION);
-    const std::string core = openBlasCore();
-    if (core.empty()) {
-        v.emplace_back("BLAS", "not OpenBLAS (LibTorch's own: MKL in the pip wheels)");
+    const std::string core = openBlasCore(), lt = libtorchBlas();
+    if (lt == "mkl") {
+        v.emplace_back("BLAS", std::string("MKL (LibTorch's)") + (core.empty() ? "" : "; OpenCV's OpenBLAS: " + core + " kernels"));
+    } else if (core.empty()) {
+        v.emplace_back("BLAS", lt + " (LibTorch's BLAS_INFO)");
     } else {
         const char* asked = std::getenv("OPENBLAS_CORETYPE");
         const char* fallback = std::getenv("BIASSCOPE_BLAS_FALLBACK");

@@ -5,7 +5,7 @@ if(NOT rc EQUAL 0 OR NOT out MATCHES "LibTorch: [0-9]" OR NOT out MATCHES "OpenC
   message(FATAL_ERROR "info: rc ${rc}\n${out}\n${err}")
 endif()
 file(READ /proc/cpuinfo cpu)
-if(out MATCHES "OpenBLAS" AND cpu MATCHES " avx2 " AND cpu MATCHES " fma ")
+if(out MATCHES "BLAS: OpenBLAS" AND cpu MATCHES " avx2 " AND cpu MATCHES " fma ")
   if(out MATCHES "Prescott")
     message(FATAL_ERROR "OpenBLAS runs its Prescott kernels on an AVX2 CPU:\n${out}")
   endif()

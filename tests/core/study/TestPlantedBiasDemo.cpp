@@ -155,7 +155,7 @@ private slots:
         const F accuracy = [](const study::DemoMeasures& d) { return d.accuracy; };
         const F context = [](const study::DemoMeasures& d) { return d.contextEffect(); };
         const F outside = [](const study::DemoMeasures& d) { return d.outsideRelevance; };
-        const F concept = [](const study::DemoMeasures& d) { return d.conceptSimilarity; };
+        const F conceptSim = [](const study::DemoMeasures& d) { return d.conceptSimilarity; };
         const F iouBackground = [](const study::DemoMeasures& d) { return d.iouBackground; };
         const F iouObject = [](const study::DemoMeasures& d) { return d.iouObject; };
         auto report = [](const char* what, double a, double b) { return qPrintable(QString("%1: %2 vs %3").arg(what).arg(a).arg(b)); };
@@ -168,7 +168,7 @@ private slots:
         QVERIFY2(std::abs(mean(50, context)) < kMaxUnbiasedContextEffect, report("mean context effect 0.5", mean(50, context), kMaxUnbiasedContextEffect));
         // more relevance outside the object, and the paired context concept's relevance resembles the class's
         QVERIFY2(mean(95, outside) > mean(50, outside) + kOutsideRise, report("outside relevance 0.95 vs 0.5", mean(95, outside), mean(50, outside)));
-        QVERIFY2(mean(95, concept) > mean(50, concept) + kConceptRise, report("concept similarity 0.95 vs 0.5", mean(95, concept), mean(50, concept)));
+        QVERIFY2(mean(95, conceptSim) > mean(50, conceptSim) + kConceptRise, report("concept similarity 0.95 vs 0.5", mean(95, conceptSim), mean(50, conceptSim)));
         // Attention-IoU: higher with the background, lower with the object (the Waterbirds result)
         QVERIFY2(mean(95, iouBackground) > mean(50, iouBackground) + kIouBackgroundRise,
                  report("IoU background 0.95 vs 0.5", mean(95, iouBackground), mean(50, iouBackground)));
