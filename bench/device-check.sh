@@ -29,7 +29,8 @@ SUMMARY="$OUTDIR/summary.txt"
 : > "$SUMMARY"
 say() { echo "[$((SECONDS - T0)) s] $*" | tee -a "$SUMMARY"; }
 [ -f "$BUNDLE" ] || { say "no bundle at $BUNDLE (make it with packaging/make-device-bundle.sh)"; exit 2; }
-PY="$(command -v "$PY")"
+PY="$(command -v "$PY")" || { echo "device-check: no python '$PY'" >&2; exit 2; }
+"$PY" -c "import torch" 2>/dev/null || { echo "device-check: $PY cannot import torch" >&2; exit 2; }
 if [ "$DEVICE" = auto ]; then DEVICE="$("$PY" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')"; fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"

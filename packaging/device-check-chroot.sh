@@ -9,7 +9,6 @@ SRC="$(cd "$(dirname "$0")/.." && pwd)"
 ROOT="${1:-/var/tmp/biasscope-device-chroot}"
 [ "$(id -u)" = 0 ] || { echo "device-check-chroot: run as root" >&2; exit 2; }
 [ -f "$SRC/.device-bundle/device-bundle.tar.xz" ] || { echo "device-check-chroot: make the bundle first (packaging/make-device-bundle.sh)" >&2; exit 2; }
-WHEEL="$(ls /opt/wheels/torch-2.13.0+cpu-cp311-*.whl 2>/dev/null | head -1 || true)"
 command -v debootstrap >/dev/null || { apt-get update && apt-get install -y --no-install-recommends debootstrap; }
 if [ ! -x "$ROOT/usr/bin/apt-get" ]; then debootstrap --variant=minbase bookworm "$ROOT" http://deb.debian.org/debian; fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
@@ -20,10 +19,11 @@ trap cleanup EXIT
 mount_in proc /proc -t proc
 mount_in /dev /dev --bind
 mount_in tmpfs /dev/shm -t tmpfs
-rm -rf "$ROOT/src/biasscope" && mkdir -p "$ROOT/src/biasscope" "$ROOT/wheels"
+rm -rf "$ROOT/src/biasscope" "$ROOT/wheels" && mkdir -p "$ROOT/src/biasscope" "$ROOT/wheels"
 (cd "$SRC" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$ROOT/src/biasscope"
 cp -a "$SRC/.device-bundle" "$ROOT/src/biasscope/"
-[ -n "$WHEEL" ] && cp "$WHEEL" "$ROOT/wheels/"
+# the CPU wheel and what it needs, fetched here (this machine's pip configuration), installed offline there
+python3 -m pip download --quiet --only-binary=:all: --dest "$ROOT/wheels" torch==2.13.0
 chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 bash -c '
   set -euo pipefail
   export DEBIAN_FRONTEND=noninteractive
@@ -32,9 +32,9 @@ chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LAN
   for p in libopencv-dev qt6-base-dev libeigen3-dev libboost-dev nlohmann-json3-dev libcli11-dev libtorch-dev; do
     if dpkg -s "$p" >/dev/null 2>&1; then echo "device-check-chroot: $p is installed; this chroot must not have it" >&2; exit 2; fi
   done
-  if [ ! -x /venv/bin/python ]; then
-    python3 -m venv /venv
-    if ls /wheels/torch-*.whl >/dev/null 2>&1; then /venv/bin/pip install -q /wheels/torch-*.whl; else /venv/bin/pip install -q torch==2.13.0; fi
+  if ! /venv/bin/python -c "import torch" 2>/dev/null; then
+    rm -rf /venv && python3 -m venv /venv
+    /venv/bin/pip install --quiet --no-index --find-links /wheels torch==2.13.0
   fi
   cd /src/biasscope
   bash bench/device-check.sh --device cpu --python /venv/bin/python --out /src/biasscope/device-out

@@ -44,7 +44,7 @@ void addDemoCommand(CLI::App& app) {
         std::cerr << "\n";
         std::cout << "demo data " << p.dataDir << "\nclass model " << p.classModel << "\nconcept head " << p.placeModel << "\nstudy " << p.studyFile << "\n";
         if (a->measure || !a->measureJson.empty()) {
-            const auto d = study::measureDemo(a->o.outDir);
+            const auto d = study::measureDemoCached(a->o.outDir);
             if (!a->measureJson.empty()) io::writeFileAtomically(a->measureJson, study::demoMeasuresJson(d).dump(2) + "\n");
             std::cout << "bias " << a->o.bias << ", " << d.images << " balanced test images\n"
                       << "  accuracy " << d.accuracy << " (context removed: " << d.accuracyMasked << ")\n"

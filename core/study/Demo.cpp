@@ -46,8 +46,9 @@ DemoPaths buildDemo(const DemoOptions& o, const JobControl& job) {
     const fs::path root(o.outDir);
     DemoPaths p{(root / "data").string(), (root / "models/class/best").string(), (root / "models/place/best").string(), (root / "demo-study.json").string()};
     // 1. data (cached: regenerated only if the options changed)
+    // everything that determines the demo's data and models: a change rebuilds both
     nlohmann::json dataKey{{"bias", o.bias}, {"seed", o.seed}, {"train_per_class", o.trainPerClass}, {"test_per_class", o.testPerClass},
-                           {"colour_cue", o.colourCue}, {"plain_share", o.plainShare}, {"version", 7}};
+                           {"colour_cue", o.colourCue}, {"plain_share", o.plainShare}, {"epochs", o.epochs}, {"version", 8}};
     const fs::path keyFile = root / "data/demo-data.json";
     bool haveData = false;
     if (fs::exists(keyFile)) {

@@ -11,6 +11,8 @@
 #include "attention/Scores.h"
 #include "common/Error.h"
 #include "explain/RelevanceEngine.h"
+#include "io/AtomicFile.h"
+#include "io/HashCache.h"
 #include "io/ImageIO.h"
 #include "model/VitWeights.h"
 #include "preprocess/ImagePreprocessor.h"
@@ -131,6 +133,53 @@ nlohmann::json demoMeasuresJson(const DemoMeasures& m) {
             {"iou_background_pixel", m.iouBackgroundPixel},
             {"iou_object_pixel", m.iouObjectPixel},
             {"background_fraction", m.backgroundFraction}};
+}
+
+DemoMeasures demoMeasuresFromJson(const nlohmann::json& j) {
+    DemoMeasures m;
+    m.images = j.at("images").get<int>();
+    m.accuracy = j.at("accuracy").get<double>();
+    m.accuracyMasked = j.at("accuracy_masked").get<double>();
+    m.confidence = j.at("confidence").get<double>();
+    m.confidenceMasked = j.at("confidence_masked").get<double>();
+    m.alignedImages = j.at("aligned_images").get<int>();
+    m.conflictingImages = j.at("conflicting_images").get<int>();
+    m.confidenceAligned = j.at("confidence_aligned").get<double>();
+    m.confidenceAlignedMasked = j.at("confidence_aligned_masked").get<double>();
+    m.confidenceConflicting = j.at("confidence_conflicting").get<double>();
+    m.confidenceConflictingMasked = j.at("confidence_conflicting_masked").get<double>();
+    m.outsideRelevance = j.at("outside_relevance").get<double>();
+    m.conceptSimilarity = j.at("concept_similarity").get<double>();
+    m.iouBackground = j.at("iou_background").get<double>();
+    m.iouObject = j.at("iou_object").get<double>();
+    m.iouBackgroundPixel = j.at("iou_background_pixel").get<double>();
+    m.iouObjectPixel = j.at("iou_object_pixel").get<double>();
+    m.backgroundFraction = j.at("background_fraction").get<double>();
+    return m;
+}
+
+DemoMeasures measureDemoCached(const std::string& demoDir, const JobControl& job) {
+    // version 1: the measures of DemoMeasures as defined above
+    const fs::path root(demoDir), file = root / "measures.json";
+    std::ifstream keyIn(root / "data/demo-data.json");
+    if (!keyIn) throw InputError((root / "data/demo-data.json").string() + ": missing (build the demo first)");
+    nlohmann::json key{{"measures_version", 1},
+                       {"data", nlohmann::json::parse(keyIn, nullptr, false)},
+                       {"class_weights", io::cachedSha256FileHex((root / "models/class/best/model.safetensors").string())},
+                       {"place_weights", io::cachedSha256FileHex((root / "models/place/best/model.safetensors").string())}};
+    if (std::ifstream in(file); in) {
+        const auto j = nlohmann::json::parse(in, nullptr, false);
+        if (!j.is_discarded() && j.is_object() && j.value("key", nlohmann::json()) == key && j.contains("measures")) {
+            try {
+                return demoMeasuresFromJson(j.at("measures"));
+            } catch (const nlohmann::json::exception&) {
+                // damaged: measured anew below
+            }
+        }
+    }
+    const DemoMeasures d = measureDemo(demoDir, job);
+    io::writeFileAtomically(file.string(), nlohmann::json{{"key", key}, {"measures", demoMeasuresJson(d)}}.dump(2) + "\n");
+    return d;
 }
 
 }  // namespace biasscope::study

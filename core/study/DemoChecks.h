@@ -40,7 +40,15 @@ struct DemoMeasures {
 
 DemoMeasures measureDemo(const std::string& demoDir, const JobControl& job = {});
 
-// Every measure by name (context_effect included), e.g. for the kernel-spread tables of docs/demo.md.
+// Every measure by name (context_effect included), e.g. for the kernel-spread tables of docs/demo.md;
+// demoMeasuresFromJson reads it back (exact: doubles are written with round-trip precision).
 nlohmann::json demoMeasuresJson(const DemoMeasures& m);
+DemoMeasures demoMeasuresFromJson(const nlohmann::json& j);
+
+// measureDemo, remembered in <demoDir>/measures.json: keyed on the demo's data key (data/demo-data.json),
+// the SHA-256 of both models' weights and the version of the measures' definition, so a rebuilt model or
+// a changed definition is measured anew; a damaged file is measured anew and rewritten. The demo tests
+// and the CTest fixtures that build the demo models share it (one measurement per model and build).
+DemoMeasures measureDemoCached(const std::string& demoDir, const JobControl& job = {});
 
 }  // namespace biasscope::study

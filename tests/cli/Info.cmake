@@ -6,7 +6,7 @@ if(NOT rc EQUAL 0 OR NOT out MATCHES "LibTorch: [0-9]" OR NOT out MATCHES "OpenC
 endif()
 file(READ /proc/cpuinfo cpu)
 if(out MATCHES "BLAS: OpenBLAS" AND cpu MATCHES " avx2 " AND cpu MATCHES " fma ")
-  if(out MATCHES "Prescott")
+  if(out MATCHES "BLAS: OpenBLAS, Prescott kernels")
     message(FATAL_ERROR "OpenBLAS runs its Prescott kernels on an AVX2 CPU:\n${out}")
   endif()
   execute_process(COMMAND ${CMAKE_COMMAND} -E env BIASSCOPE_BLAS_REEXEC=0 OPENBLAS_CORETYPE=Sandybridge ${CLI} info OUTPUT_VARIABLE forced)

@@ -2,12 +2,8 @@
 // map with the background rises with the planted bias across 0.5 / 0.8 / 0.95. As in the paper (a mean
 // over trained models per bias), the mean over three models per bias (seeds 1-3: data, initialisation
 // and training) is asserted; single models are bimodal at 0.8 (a model either keeps the object or goes
-// over to the background). Measured 2026-11-23 (docs/demo.md), patch-grid relevance map, background:
-//   bias 0.5:  0.216 0.244 0.308  mean 0.256
-//   bias 0.8:  0.695 0.375 0.241  mean 0.437
-//   bias 0.95: 0.657 0.591 0.671  mean 0.640
-// The margins below are about half the measured steps (0.18, 0.20).
-// With BIASSCOPE_DEMO_FIXTURE set (CTest), the seed-1 demos of core.TestPlantedBiasDemo are reused.
+// over to the background). The margins come from the spread across kernels, builds and seeds
+// (docs/demo.md, "Spread"). The measures are those the fixture tests took (study::measureDemoCached).
 #include <QtTest/QtTest>
 #include <filesystem>
 
@@ -27,7 +23,7 @@ private slots:
         for (int b : {50, 80, 95}) {
             for (std::uint64_t seed : {1, 2, 3}) {
                 const auto o = test::demoModel(b, seed);
-                const auto d = study::measureDemo(o.outDir);
+                const auto d = study::measureDemoCached(o.outDir);
                 qInfo("bias %.2f seed %d: accuracy %.3f, Attention-IoU background %.3f object %.3f, context effect %.3f", o.bias, static_cast<int>(seed), d.accuracy,
                       d.iouBackground, d.iouObject, d.contextEffect());
                 background[b] += d.iouBackground / 3;
@@ -47,7 +43,7 @@ private:
     // from the spread across kernels, builds and seeds (docs/demo.md, "Spread")
     static constexpr double kRiseTo95 = 0.2;
     static constexpr double kMiddleTolerance = 0.05;
-    static constexpr double kObjectFall = 0.1;
+    static constexpr double kObjectFall = 0.06;  // 0.5 - 0.95: smallest difference of the means 0.134
 };
 
 BIASSCOPE_REGISTER_TEST(TestPlantedBiasGradient)
