@@ -23,13 +23,12 @@ for s in $SETTINGS; do
   cmake -DBIASSCOPE_DEMO_FIXTURE_DIR="$dir" "$BUILD" > /dev/null
   if [ "$s" = "-" ]; then env_args=(); else env_args=("$s"); fi
   start=$(date +%s)
-  if env "${env_args[@]}" ctest --test-dir "$BUILD" -j2 --output-on-failure -R '^(demo\.|core\.TestPlantedBias|ui\.TestDemoViews)' > "$dir/ctest.log" 2>&1; then
+  if env "${env_args[@]}" ctest --test-dir "$BUILD" -j2 -V -R '^(demo\.|core\.TestPlantedBias|ui\.TestDemoViews)' > "$dir/ctest.log" 2>&1; then
     echo "$name: demo tests passed ($(( $(date +%s) - start )) s)"
   else
     echo "$name: demo tests FAILED ($(( $(date +%s) - start )) s): $dir/ctest.log"; failed=1
   fi
   grep -h "QINFO\|FAIL!" "$dir/ctest.log" | sed 's/^ *//' > "$dir/measures.log" || true
-  find "$dir" -maxdepth 2 -name data -type d -prune -exec rm -rf {} +  # keep models and measures, not images
 done
 python3 - "$OUT" <<'PY'
 import csv, json, os, re, sys
