@@ -202,7 +202,7 @@ private:
     static constexpr double kConceptRise = 0.2;                 // 0.414
     static constexpr double kIouBackgroundRise = 0.15;          // 0.289
     static constexpr double kIouObjectFall = 0.06;              // 0.134
-    static constexpr double kGradCamBackgroundRise = 0.03;      // 0.210
+    static constexpr double kGradCamBackgroundRise = 0.03;      // 0.125
     static constexpr double kGradCamObjectFall = 0.03;          // 0.080
 };
 
