@@ -14,6 +14,7 @@
 #include <fstream>
 #include <set>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "DemoFixture.h"
@@ -21,6 +22,7 @@
 #include "attention/AttentionStudy.h"
 #include "data/PlantedBias.h"
 #include "data/Raster.h"
+#include "io/AtomicFile.h"
 #include "io/CocoAnnotations.h"
 #include "preprocess/Feathering.h"
 #include "study/Demo.h"
@@ -117,6 +119,28 @@ private slots:
             ++plainSeen;
         }
         QVERIFY(plainSeen > 0);
+    }
+
+    void measuresAreRememberedPerModel() {
+        // the measures the fixture stored are those of the model (a fresh measurement agrees; it may run
+        // on more threads, hence the tolerance), a stored file is used while its key holds, and a key that
+        // no longer matches (another model) is measured anew and rewritten
+        const auto o = test::demoModel(50, 1);
+        const auto file = fs::path(o.outDir) / "measures.json";
+        const auto stored = study::demoMeasuresJson(study::measureDemoCached(o.outDir));
+        QVERIFY(fs::exists(file));
+        const auto fresh = study::demoMeasuresJson(study::measureDemo(o.outDir));
+        for (auto it = fresh.begin(); it != fresh.end(); ++it)
+            QVERIFY2(std::abs(it.value().get<double>() - stored.at(it.key()).get<double>()) < 1e-4, it.key().c_str());
+        nlohmann::json j = nlohmann::json::parse(std::ifstream(file));
+        j["measures"]["accuracy"] = 42.0;
+        io::writeFileAtomically(file.string(), j.dump());
+        QCOMPARE(study::measureDemoCached(o.outDir).accuracy, 42.0);
+        j["key"]["class_weights"] = "another model";
+        io::writeFileAtomically(file.string(), j.dump());
+        QVERIFY(std::abs(study::measureDemoCached(o.outDir).accuracy - stored.at("accuracy").get<double>()) < 1e-4);
+        QVERIFY(std::abs(study::measureDemoCached(o.outDir).accuracy - stored.at("accuracy").get<double>()) < 1e-4);
+        QCOMPARE(nlohmann::json::parse(std::ifstream(file))["key"]["class_weights"].get<std::string>().size(), std::size_t(64));
     }
 
     void analysesFindThePlantedBias() {
