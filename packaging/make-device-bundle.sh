@@ -71,10 +71,18 @@ for d in /usr/lib/$ARCH/cmake/Qt6 /usr/lib/$ARCH/cmake/Qt6Core /usr/lib/$ARCH/cm
 done
 [ -d /usr/lib/$ARCH/qt6/mkspecs ] && copy_path /usr/lib/$ARCH/qt6/mkspecs/linux-g++ && copy_path /usr/lib/$ARCH/qt6/mkspecs/common
 for f in /usr/lib/$ARCH/qt6/mkspecs/*.pri /usr/lib/$ARCH/qt6/metatypes/qt6core_*.json /usr/lib/$ARCH/qt6/metatypes/qt6test_*.json; do [ -e "$f" ] && copy_path "$f"; done
-copy_path /usr/lib/qt6/libexec/moc
-[ -e /usr/lib/qt6/libexec/cmake_automoc_parser ] && copy_path /usr/lib/qt6/libexec/cmake_automoc_parser
-# shared libraries: Qt Core / Test and everything they and moc load, but the C and C++ runtimes every machine has
-libs="$( (ldd /usr/lib/$ARCH/libQt6Core.so.6; ldd /usr/lib/$ARCH/libQt6Test.so.6; ldd /usr/lib/qt6/libexec/moc) | awk '/=>/ {print $3}' | sort -u)"
+# every tool the CoreTools package imports (moc, rcc, tracegen, cmake_automoc_parser, qlalr, qtpaths, qmake): CMake checks
+# that each imported file that exists here exists there too, so a missing one fails the configure
+tools=""
+for t in $(sed -n 's|.*"${_IMPORT_PREFIX}\(/[^"]*\)".*|/usr\1|p' /usr/lib/$ARCH/cmake/Qt6CoreTools/Qt6CoreToolsTargets-*.cmake | sort -u); do
+  [ -e "$t" ] || continue
+  copy_path "$t"
+  [ -L "$t" ] && copy_path "$(readlink -f "$t")"
+  tools="$tools $(readlink -f "$t")"
+done
+[ -n "$tools" ] || { echo "make-device-bundle: no Qt tools found in Qt6CoreToolsTargets" >&2; exit 1; }
+# shared libraries: Qt Core / Test and everything they and the tools load, but the C and C++ runtimes every machine has
+libs="$( (ldd /usr/lib/$ARCH/libQt6Core.so.6; ldd /usr/lib/$ARCH/libQt6Test.so.6; for t in $tools; do ldd "$t"; done) | awk '/=>/ {print $3}' | sort -u)"
 for l in /usr/lib/$ARCH/libQt6Core.so.6 /usr/lib/$ARCH/libQt6Test.so.6 $libs; do
   case "$(basename "$l")" in libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|ld-linux*|libdl.so*|libpthread.so*|librt.so*) continue ;; esac
   real="$(readlink -f "$l")"
