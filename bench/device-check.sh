@@ -70,7 +70,8 @@ say "built core, CLI, core tests and benches ($(grep -m1 -o 'LibTorch [^ ]*' "$O
 
 # 3. the core tests on the device
 TESTS="$BUILD/tests/biasscope_core_tests"
-classes="$("$TESTS" 2>&1 | sed -n 's/^classes: //p')"
+classes="$("$TESTS" 2>&1 | sed -n 's/^classes: //p' || true)"  # (the usage exits 2; pipefail)
+[ -n "$classes" ] || { say "no test classes listed by $TESTS"; exit 1; }
 failed=0; passed=0
 : > "$OUTDIR/core-tests.log"
 for c in $classes; do

@@ -19,7 +19,10 @@ trap cleanup EXIT
 mount_in proc /proc -t proc
 mount_in /dev /dev --bind
 mount_in tmpfs /dev/shm -t tmpfs
-rm -rf "$ROOT/src/biasscope" "$ROOT/wheels" && mkdir -p "$ROOT/src/biasscope" "$ROOT/wheels"
+# the working tree anew, but the build folder of an earlier run is kept (ninja rebuilds what changed)
+mkdir -p "$ROOT/src/biasscope"
+find "$ROOT/src/biasscope" -mindepth 1 -maxdepth 1 ! -name build-device -exec rm -rf {} +
+rm -rf "$ROOT/wheels" && mkdir -p "$ROOT/wheels"
 (cd "$SRC" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$ROOT/src/biasscope"
 cp -a "$SRC/.device-bundle" "$ROOT/src/biasscope/"
 # the CPU wheel and what it needs, fetched here (this machine's pip configuration), installed offline there

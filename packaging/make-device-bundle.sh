@@ -25,7 +25,8 @@ rm -rf "$WORK/stage" && mkdir -p "$STAGE/usr"
 
 # 1. OpenCV: static core + imgproc + imgcodecs from Debian's source package
 OCV_VER="$(dpkg-query -W -f '${source:Version}' libopencv-core-dev)"
-OCV_PREFIX="$WORK/opencv-$OCV_VER-static"
+OCV_RECIPE=2  # raised when the OpenCV build below changes (2: WebP, which the shared ieat-gender images need)
+OCV_PREFIX="$WORK/opencv-$OCV_VER-static-r$OCV_RECIPE"
 if [ ! -f "$OCV_PREFIX/.done" ]; then
   mkdir -p "$WORK/apt/lists/partial" "$WORK/src"
   echo "deb-src http://deb.debian.org/debian $CODENAME main" > "$WORK/apt/sources.list"
@@ -40,7 +41,8 @@ if [ ! -f "$OCV_PREFIX/.done" ]; then
     -DWITH_PNG=ON -DWITH_JPEG=ON -DBUILD_PNG=OFF -DBUILD_JPEG=OFF -DBUILD_ZLIB=OFF \
     -DPNG_LIBRARY_RELEASE=$L/libpng16.a -DPNG_PNG_INCLUDE_DIR=/usr/include -DJPEG_LIBRARY_RELEASE=$L/libjpeg.a -DJPEG_INCLUDE_DIR=/usr/include \
     -DZLIB_LIBRARY_RELEASE=$L/libz.a -DZLIB_INCLUDE_DIR=/usr/include \
-    -DWITH_TIFF=OFF -DWITH_WEBP=OFF -DWITH_OPENEXR=OFF -DWITH_OPENJPEG=OFF -DWITH_JASPER=OFF -DWITH_GDAL=OFF -DWITH_GDCM=OFF \
+    -DWITH_WEBP=ON -DBUILD_WEBP=OFF -DWEBP_LIBRARY=$L/libwebp.a -DWEBP_INCLUDE_DIR=/usr/include \
+    -DWITH_TIFF=OFF -DWITH_OPENEXR=OFF -DWITH_OPENJPEG=OFF -DWITH_JASPER=OFF -DWITH_GDAL=OFF -DWITH_GDCM=OFF \
     -DWITH_IMGCODEC_HDR=OFF -DWITH_IMGCODEC_SUNRASTER=OFF -DWITH_IMGCODEC_PXM=OFF -DWITH_IMGCODEC_PFM=OFF \
     -DWITH_IPP=OFF -DWITH_ITT=OFF -DWITH_TBB=OFF -DWITH_OPENMP=OFF -DWITH_OPENCL=OFF -DWITH_LAPACK=OFF -DWITH_EIGEN=OFF -DWITH_PROTOBUF=OFF \
     -DWITH_QUIRC=OFF -DWITH_ADE=OFF -DWITH_VA=OFF -DWITH_GTK=OFF -DWITH_QT=OFF -DWITH_1394=OFF -DWITH_FFMPEG=OFF -DWITH_GSTREAMER=OFF -DWITH_V4L=OFF \
@@ -50,10 +52,10 @@ if [ ! -f "$OCV_PREFIX/.done" ]; then
   rm -rf "$OCV_PREFIX" && cmake --install "$WORK/src/opencv-build" >/dev/null
   # the static libraries it needs, inside the prefix, and its CMake package pointing there (relocatable)
   mkdir -p "$OCV_PREFIX/lib/deps"
-  cp $L/libpng16.a $L/libjpeg.a $L/libz.a "$OCV_PREFIX/lib/deps/"
-  grep -rl "$L/lib\(png16\|jpeg\|z\)\.a" "$OCV_PREFIX/lib/cmake" | xargs -r sed -i \
+  cp $L/libpng16.a $L/libjpeg.a $L/libz.a $L/libwebp.a "$OCV_PREFIX/lib/deps/"
+  grep -rl "$L/lib\(png16\|jpeg\|z\|webp\)\.a" "$OCV_PREFIX/lib/cmake" | xargs -r sed -i \
     -e "s|$L/libpng16.a|\${_IMPORT_PREFIX}/lib/deps/libpng16.a|g" -e "s|$L/libjpeg.a|\${_IMPORT_PREFIX}/lib/deps/libjpeg.a|g" \
-    -e "s|$L/libz.a|\${_IMPORT_PREFIX}/lib/deps/libz.a|g"
+    -e "s|$L/libz.a|\${_IMPORT_PREFIX}/lib/deps/libz.a|g" -e "s|$L/libwebp.a|\${_IMPORT_PREFIX}/lib/deps/libwebp.a|g"
   touch "$OCV_PREFIX/.done"
 fi
 cp -a "$OCV_PREFIX" "$STAGE/opencv" && rm -f "$STAGE/opencv/.done"
