@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "StudyFigures.h"
 #include "attention/AttentionStudy.h"
@@ -38,15 +39,15 @@ void addDataOptions(CLI::App* cmd, attention::AttentionRunOptions& o) {
     cmd->add_option("--attribute", o.attribute, "CelebA: the attribute A whose map is scored");
     cmd->add_option("--confounder", o.confounder, "CelebA: the protected attribute (grouping, heatmap score)");
     cmd->add_option("--split", o.split, "train | val | test (published: test; val for the MCC sweep)");
-    cmd->add_option("--size", o.size, "input size (published 224)");
-    cmd->add_option("--batch-size", o.batchSize, "images per forward pass");
-    cmd->add_option("--vit-layer", o.vitLayer, "ViT models: the block whose output tokens GradCAM explains (negative counts from the end)");
+    cmd->add_option("--size", o.size, "input size (published 224)")->check(inRange(16, 4096));
+    cmd->add_option("--batch-size", o.batchSize, "images per forward pass")->check(inRange(1, 4096));
+    cmd->add_option("--vit-layer", o.vitLayer, "ViT models: the block whose output tokens GradCAM explains (negative counts from the end)")->check(inRange(-64, 63));
     cmd->add_option("--out", o.outDir, "output folder")->required();
 }
 
 JobControl progressJob() {
     JobControl job;
-    job.progress = [](double f, const std::string& s) { std::cerr << "\r[" << static_cast<int>(f * 100) << "%] " << s << "        " << std::flush; };
+    job.progress = progressPrinter(true);
     return job;
 }
 
@@ -72,23 +73,23 @@ void addAiouCommand(CLI::App& app) {
     tr->add_option("--stage-blocks", ta->o.stageBlocks, "random init of --arch resnet (4 values) / efficientnet_v2 (6): blocks per stage");
     tr->add_option("--stage-widths", ta->o.stageWidths, "random init of --arch resnet (4 widths) / efficientnet_v2 (stem, 6 stages, head)");
     tr->add_option("--init", ta->o.init, "starting weights, e.g. torchvision ImageNet weights (.pth / .safetensors); the classifier is replaced");
-    tr->add_option("--train-multiple", ta->o.trainMultiple, "number of models (published: 20 CelebA, 20 per Waterbirds bias)");
-    tr->add_option("--first-index", ta->o.firstIndex, "index of the first model (seed = --seed + index)");
-    tr->add_option("--epochs", ta->o.train.epochs, "epochs (published 10)");
-    tr->add_option("--batch-size", ta->o.train.batchSize, "batch size (published 64; the CelebA README uses 32)");
-    tr->add_option("--lr", ta->o.train.lr, "Adam learning rate");
-    tr->add_option("--weight-decay", ta->o.train.weightDecay, "Adam weight decay (L2)");
-    tr->add_option("--size", ta->o.train.transform.size, "input size");
+    tr->add_option("--train-multiple", ta->o.trainMultiple, "number of models (published: 20 CelebA, 20 per Waterbirds bias)")->check(inRange(1, 1000));
+    tr->add_option("--first-index", ta->o.firstIndex, "index of the first model (seed = --seed + index)")->check(inRange(0, 100000));
+    tr->add_option("--epochs", ta->o.train.epochs, "epochs (published 10)")->check(inRange(1, 10000));
+    tr->add_option("--batch-size", ta->o.train.batchSize, "batch size (published 64; the CelebA README uses 32)")->check(inRange(1, 4096));
+    tr->add_option("--lr", ta->o.train.lr, "Adam learning rate")->check(inOpenRange(0, 10, true));
+    tr->add_option("--weight-decay", ta->o.train.weightDecay, "Adam weight decay (L2)")->check(inRange(0, 10));
+    tr->add_option("--size", ta->o.train.transform.size, "input size")->check(inRange(16, 4096));
     tr->add_option("--seed", ta->o.train.seed, "base seed (head init, order, augmentation, dropout)");
-    tr->add_option("--workers", ta->o.train.workers, "loader threads");
-    tr->add_option("--threads", ta->threads, "compute threads (default: all)");
+    tr->add_option("--workers", ta->o.train.workers, "loader threads")->check(inRange(0, 256));
+    tr->add_option("--threads", ta->threads, "compute threads (default: all)")->check(inRange(0, 1024));
     tr->add_option("--device", ta->device, "auto, cpu or cuda[:N]");
     tr->add_flag("--published-flip", ta->publishedFlip, "no horizontal flip, as the published transform (its flip is a no-op)");
     tr->add_option("--one-sided-target", ta->o.oneSidedTarget, "CelebA: attribute of one-sided training");
     tr->add_option("--one-sided-keep", ta->o.oneSidedKeep, "positive | negative: the training images kept")->check(CLI::IsMember({"positive", "negative"}));
     tr->add_option("--subgroup-attribute", ta->o.subgroupAttribute, "CelebA: attribute A of MCC-subsampled training");
     tr->add_option("--subgroup-confounder", ta->o.subgroupConfounder, "CelebA: the confounder (Male)");
-    auto* mccOpt = tr->add_option("--subgroup-mcc", ta->subgroupMcc, "target MCC(A, confounder) of the kept training set (scores then use --split val)");
+    auto* mccOpt = tr->add_option("--subgroup-mcc", ta->subgroupMcc, "target MCC(A, confounder) of the kept training set (scores then use --split val)")->check(inOpenRange(-1, 1));
     tr->add_option("--subsample-seed", ta->o.subsampleSeed, "seed of the subgroup member draw");
     tr->add_option("--out", ta->o.outDir, "output folder: <dataset>_<arch>_<i>.safetensors, runs/<name>/ (resume state, metrics, result.json)")->required();
     tr->callback([ta, mccOpt]() {
@@ -103,14 +104,14 @@ void addAiouCommand(CLI::App& app) {
         if (o.init.empty()) std::cerr << "biasscope-cli: note: no --init; models start from a random initialisation (published: ImageNet weights)\n";
         train::TrainCallbacks cb;
         cb.onEpoch = [](const train::EpochMetrics& e) {
-            std::cerr << "\n";
+            endProgressLine();
             std::cout << std::fixed << std::setprecision(4) << "epoch " << e.epoch << ": train loss " << e.trainLoss << " acc " << e.trainAcc << ", val loss "
                       << e.valLoss << " acc " << e.valAcc << " (" << std::setprecision(1) << e.seconds << " s, " << e.imagesPerSecond << " img/s)\n"
                       << std::defaultfloat << std::flush;
         };
         std::cout << "training on " << describeDevice(o.train.device) << "\n";
         const auto r = attention::trainAttentionModels(o, progressJob(), cb);
-        std::cerr << "\n";
+        endProgressLine();
         std::cout << "data: " << r.dataDescription << "\n";
         if (r.alreadyDone) std::cout << r.alreadyDone << " model(s) were already trained\n";
         for (const auto& p : r.modelPaths) std::cout << "model " << p << "\n";
@@ -125,13 +126,13 @@ void addAiouCommand(CLI::App& app) {
     auto mapKind = std::make_shared<std::string>("gradcam");
     score->add_option("--map", *mapKind, "gradcam (published) | attnlrp | cp-lrp (LRP input heatmaps; ViT models)")->check(CLI::IsMember({"gradcam", "attnlrp", "cp-lrp"}));
     score->add_flag("--positive-scores", so->positiveScores, "CelebA: explain z_t instead of |z_t| (published flag)");
-    score->add_option("--threads", *threads, "CPU threads (default: all)");
+    score->add_option("--threads", *threads, "CPU threads (default: all)")->check(inRange(0, 1024));
     score->callback([so, scoreKind, threads, mapKind]() {
         configureCpuThreads(*threads);
         so->map = attention::parseMapKind(*mapKind);
         so->score = *scoreKind == "mask" ? attention::ScoreKind::Mask : attention::ScoreKind::Heatmap;
         const auto r = attention::runAttentionScores(*so, progressJob());
-        std::cerr << "\n";
+        endProgressLine();
         for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
         std::cout << r.images << " images x " << r.modelNames.size() << " models (" << r.resumedModels << " resumed)\n";
         std::cout << "group";
@@ -156,7 +157,7 @@ void addAiouCommand(CLI::App& app) {
     eval->callback([eo]() {
         configureCpuThreads(0);
         const auto r = attention::runEvaluation(*eo, progressJob());
-        std::cerr << "\n";
+        endProgressLine();
         for (std::size_t i = 0; i < r.metricNames.size(); ++i) std::cout << r.metricNames[i] << "\t" << r.mean[i] << " +- " << r.std[i] << "\n";
         std::cout << "wrote " << r.jsonPath << "\n";
     });
@@ -168,10 +169,10 @@ void addAiouCommand(CLI::App& app) {
     };
     auto sa = std::make_shared<SubArgs>();
     CLI::App* sub = aiou->add_subcommand("subsample", "MCC-subsampling: subgroup counts (A,M) = (0,0) (0,1) (1,0) (1,1) for a target MCC");
-    sub->add_option("--counts", sa->counts, "available training counts of the four (A, M) subgroups")->expected(4)->required();
-    sub->add_option("--target", sa->target, "target MCC (smooth walk from the current MCC, as published)");
-    sub->add_option("--total", sa->total, "fixed number of training images (0: free)");
-    sub->add_option("--plan", sa->planFrom, "print the sweep plan around this MCC (run_subgroups.py: +-0.2 in 0.01 steps, one set size)");
+    sub->add_option("--counts", sa->counts, "available training counts of the four (A, M) subgroups")->expected(4)->required()->check(inRange(0, 1e9));
+    sub->add_option("--target", sa->target, "target MCC (smooth walk from the current MCC, as published)")->check(inOpenRange(-1, 1));
+    sub->add_option("--total", sa->total, "fixed number of training images (0: free)")->check(inRange(0, 1e9));
+    sub->add_option("--plan", sa->planFrom, "print the sweep plan around this MCC (run_subgroups.py: +-0.2 in 0.01 steps, one set size)")->check(inOpenRange(-1, 1));
     sub->callback([sa, sub]() {
         attention::Counts c{sa->counts[0], sa->counts[1], sa->counts[2], sa->counts[3]};
         nlohmann::json j;
@@ -212,20 +213,20 @@ void addAiouCommand(CLI::App& app) {
     fig->add_option("--out", fa->request.outDir, "output folder")->required();
     fig->add_option("--name", fa->stem, "file name without extension (default: attention-<kind>)");
     fig->add_option("--format", fa->request.formats, "png, pdf, svg, tif");
-    fig->add_option("--dpi", fa->request.dpi, "raster resolution");
-    fig->add_option("--width", fa->request.width, "inches (3.5 one column, 7 two columns)");
-    fig->add_option("--height", fa->request.height, "inches");
+    fig->add_option("--dpi", fa->request.dpi, "raster resolution")->check(inRange(36, 2400));
+    fig->add_option("--width", fa->request.width, "inches (3.5 one column, 7 two columns)")->check(inRange(1, 40));
+    fig->add_option("--height", fa->request.height, "inches")->check(inRange(1, 40));
     fig->callback([fa]() { renderAttentionFigure(fa->results, fa->kind, fa->stem.empty() ? "attention-" + fa->kind : fa->stem, fa->request); });
 
     auto po = std::make_shared<data::PlantedBiasOptions>();
     auto pout = std::make_shared<std::string>();
     CLI::App* make = aiou->add_subcommand("make-data", "write the planted-bias benchmark (Waterbirds layout with exact masks) at a chosen bias");
     make->add_option("--out", *pout, "output folder")->required();
-    make->add_option("--bias", po->bias, "P(place agrees with the class) in training: 0.5 none ... 1.0 full")->check(CLI::Range(0.0, 1.0));
-    make->add_option("--train-per-class", po->trainPerClass, "training images per class");
-    make->add_option("--val-per-class", po->valPerClass, "validation images per class");
-    make->add_option("--test-per-class", po->testPerClass, "test images per class");
-    make->add_option("--size", po->size, "image size in pixels");
+    make->add_option("--bias", po->bias, "P(place agrees with the class) in training: 0.5 none ... 1.0 full")->check(inRange(0, 1));
+    make->add_option("--train-per-class", po->trainPerClass, "training images per class")->check(inRange(1, 1000000));
+    make->add_option("--val-per-class", po->valPerClass, "validation images per class")->check(inRange(1, 1000000));
+    make->add_option("--test-per-class", po->testPerClass, "test images per class")->check(inRange(1, 1000000));
+    make->add_option("--size", po->size, "image size in pixels")->check(inRange(16, 4096));
     make->add_option("--seed", po->seed, "seed");
     make->callback([po, pout]() {
         const auto s = data::writePlantedBiasDataset(*pout, *po);
@@ -243,10 +244,10 @@ void addAiouCommand(CLI::App& app) {
     auto ma = std::make_shared<MapArgs>();
     CLI::App* maps = aiou->add_subcommand("maps", "GradCAM or LRP maps (with masks) of N images of a split, as safetensors");
     addDataOptions(maps, ma->o);
-    maps->add_option("--count", ma->count, "number of images");
+    maps->add_option("--count", ma->count, "number of images")->check(inRange(1, 100000));
     maps->add_option("--target", ma->target, "abs | logit | predicted")->check(CLI::IsMember({"abs", "logit", "predicted"}));
-    maps->add_option("--index", ma->index, "output explained (abs / logit)");
-    maps->add_option("--first", ma->first, "index of the first image in the split");
+    maps->add_option("--index", ma->index, "output explained (abs / logit)")->check(inRange(0, 100000));
+    maps->add_option("--first", ma->first, "index of the first image in the split")->check(inRange(0, 1e9));
     maps->add_option("--map", ma->map, "gradcam | attnlrp | cp-lrp (LRP maps: ViT models)")->check(CLI::IsMember({"gradcam", "attnlrp", "cp-lrp"}));
     maps->callback([ma]() {
         configureCpuThreads(0);

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "common/Device.h"
 #include "io/AtomicFile.h"
@@ -26,22 +27,22 @@ void addDemoCommand(CLI::App& app) {
     auto a = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("demo", "Build the planted-bias demo (data, trained ViT + concept head, feathering, study run and analysis); cached");
     cmd->add_option("--out", a->o.outDir, "demo folder")->required();
-    cmd->add_option("--bias", a->o.bias, "P(background agrees with the class) in training: 0.5 none ... 1.0 full")->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--bias", a->o.bias, "P(background agrees with the class) in training: 0.5 none ... 1.0 full")->check(inRange(0, 1));
     cmd->add_option("--seed", a->o.seed, "seed of data, initialisation and training");
-    cmd->add_option("--epochs", a->o.epochs, "training epochs of the class model");
-    cmd->add_option("--train-per-class", a->o.trainPerClass, "training images per class");
-    cmd->add_option("--plain-share", a->o.plainShare, "share of training images on a plain grey background (no place)")->check(CLI::Range(0.0, 0.99));
-    cmd->add_option("--colour-cue", a->o.colourCue, "pull of the object colour towards its class colour (0 none .. 1 fixed)")->check(CLI::Range(0.0, 1.0));
-    cmd->add_option("--threads", a->threads, "CPU threads (default: all)");
+    cmd->add_option("--epochs", a->o.epochs, "training epochs of the class model")->check(inRange(1, 1000));
+    cmd->add_option("--train-per-class", a->o.trainPerClass, "training images per class")->check(inRange(2, 100000));
+    cmd->add_option("--plain-share", a->o.plainShare, "share of training images on a plain grey background (no place)")->check(inRange(0, 0.99));
+    cmd->add_option("--colour-cue", a->o.colourCue, "pull of the object colour towards its class colour (0 none .. 1 fixed)")->check(inRange(0, 1));
+    cmd->add_option("--threads", a->threads, "CPU threads (default: all)")->check(inRange(0, 1024));
     cmd->add_flag("--measure", a->measure, "print the planted-bias measures (confidence drop, relevance outside the object, concept similarity, Attention-IoU)");
     cmd->add_option("--measure-json", a->measureJson, "also write the measures to this JSON file");
     cmd->add_flag("--no-analysis", a->noAnalysis, "stop after the study file (no relevance run, no analysis)");
     cmd->callback([a]() {
         configureCpuThreads(a->threads);
         JobControl job;
-        job.progress = [](double f, const std::string& s) { std::cerr << "\r[" << static_cast<int>(f * 100) << "%] " << s << "        " << std::flush; };
+        job.progress = progressPrinter(true);
         const auto p = study::buildDemo(a->o, job);
-        std::cerr << "\n";
+        endProgressLine();
         std::cout << "demo data " << p.dataDir << "\nclass model " << p.classModel << "\nconcept head " << p.placeModel << "\nstudy " << p.studyFile << "\n";
         if (a->measure || !a->measureJson.empty()) {
             const auto d = study::measureDemoCached(a->o.outDir);
@@ -61,7 +62,7 @@ void addDemoCommand(CLI::App& app) {
         }
         if (a->noAnalysis) return;
         const auto r = study::runDemoStudy(a->o, p, job);
-        std::cerr << "\n";
+        endProgressLine();
         std::cout << "relevance: " << r.computed << " computed, " << r.skipped << " already stored\n";
         for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
         std::cout << "analysis: " << r.storeDir << "/analysis\n";

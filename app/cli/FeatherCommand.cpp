@@ -1,6 +1,7 @@
 #include <iostream>
 #include <memory>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "common/Error.h"
 #include "preprocess/Feathering.h"
@@ -20,7 +21,7 @@ void addFeatherCommand(CLI::App& app) {
     auto* masks = cmd->add_option("--masks", a->masks, "folder of binary masks <stem>.png (instead of COCO)");
     ann->excludes(masks);
     cmd->add_option("--out", a->out, "output folder (<stem>.png)")->required();
-    cmd->add_option("--kernel", a->kernel, "odd Gaussian kernel size (sigma from the kernel as OpenCV)");
+    cmd->add_option("--kernel", a->kernel, "odd Gaussian kernel size (sigma from the kernel as OpenCV)")->check(inRange(1, 501));
     cmd->add_option("--background", a->background, "white (published), black, gray, mean or blur");
     cmd->add_flag("--hard", a->hard, "unblurred mask");
     cmd->add_flag("--keep-unannotated", a->keepUnannotated, "write unannotated images unchanged instead of leaving them out");

@@ -7,6 +7,7 @@
 
 #include <torch/types.h>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "StudyFigures.h"
 #include "common/Error.h"
@@ -96,11 +97,11 @@ void addFigureCommand(CLI::App& app) {
     cmd->add_option("--site", a->sites, "site(s): intermediate, final, ln_before, ln_after, attention (default: all stored)");
     cmd->add_option("--image", a->image, "image for the overlay (default: the record's image_file)");
     cmd->add_option("--format", a->formats, "png, tif, pdf, svg (repeatable)");
-    cmd->add_option("--dpi", a->dpi, "raster resolution");
-    cmd->add_option("--width", a->width, "inches (3.5 one column, 7 two columns)");
-    cmd->add_option("--height", a->height, "inches");
-    cmd->add_option("--percentile", a->percentile, "colour limit = this percentile of |relevance| (100 = max; 99.5 clips outliers)")->check(CLI::Range(1.0, 100.0));
-    cmd->add_option("--alpha", a->alpha, "heatmap opacity over the image")->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--dpi", a->dpi, "raster resolution")->check(inRange(36, 2400));
+    cmd->add_option("--width", a->width, "inches (3.5 one column, 7 two columns)")->check(inRange(1, 40));
+    cmd->add_option("--height", a->height, "inches")->check(inRange(1, 40));
+    cmd->add_option("--percentile", a->percentile, "colour limit = this percentile of |relevance| (100 = max; 99.5 clips outliers)")->check(inRange(1, 100));
+    cmd->add_option("--alpha", a->alpha, "heatmap opacity over the image")->check(inRange(0, 1));
     cmd->add_flag("--colour", a->colour, "keep the image in colour under the heatmap (default: grey)");
     cmd->callback([a]() { run(*a); });
 }

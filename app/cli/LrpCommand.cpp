@@ -5,6 +5,7 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "common/Device.h"
 #include "common/Error.h"
@@ -81,10 +82,10 @@ void addLrpCommand(CLI::App& app) {
     cmd->add_option("--readout", args->readout, "relevance (act x grad) or gradient (published)")->check(CLI::IsMember({"relevance", "gradient"}));
     cmd->add_option("--site", args->sites, "intermediate, final, ln_before, ln_after, attention (repeatable)");
     cmd->add_flag("--gamma", args->gamma, "Gamma rule on patch conv, MLP and classifier");
-    cmd->add_option("--gamma-conv", args->gammaConv, "Gamma of the patch conv");
-    cmd->add_option("--gamma-linear", args->gammaLinear, "Gamma of the linear layers");
+    cmd->add_option("--gamma-conv", args->gammaConv, "Gamma of the patch conv")->check(inRange(0, 100));
+    cmd->add_option("--gamma-linear", args->gammaLinear, "Gamma of the linear layers")->check(inRange(0, 100));
     cmd->add_option("--device", args->device, "auto, cpu or cuda[:N]");
-    cmd->add_option("--threads", args->threads, "CPU threads (default: all)");
+    cmd->add_option("--threads", args->threads, "CPU threads (default: all)")->check(inRange(0, 1024));
     cmd->add_option("--out", args->out, "output .safetensors")->required();
     cmd->callback([args]() { runLrp(*args); });
 }

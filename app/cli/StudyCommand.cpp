@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "StudyFigures.h"
 #include "common/Device.h"
@@ -28,7 +29,7 @@ void addStudyCommand(CLI::App& app) {
     run->add_option("--out", a->out, "study output folder (store)")->required();
     run->add_option("--shard", a->shard, "I/N: this machine computes images i with i mod N == I (Slurm: $SLURM_ARRAY_TASK_ID/N)");
     run->add_option("--device", a->device, "auto, cpu or cuda[:N]");
-    run->add_option("--threads", a->threads, "CPU threads (default: all)");
+    run->add_option("--threads", a->threads, "CPU threads (default: all)")->check(inRange(0, 1024));
     run->callback([a]() {
         configureCpuThreads(a->threads);
         const auto slash = a->shard.find('/');
@@ -44,9 +45,9 @@ void addStudyCommand(CLI::App& app) {
         o.device = resolveDevice(a->device);
         const auto s = study::readStudyDefinition(a->file);
         JobControl job;
-        job.progress = [](double, const std::string& stage) { std::cerr << "\r" << stage << "        " << std::flush; };
+        job.progress = progressPrinter(false);
         const auto r = study::runStudy(s, o, job);
-        std::cerr << "\n";
+        endProgressLine();
         for (const auto& [f, why] : r.failures) std::cerr << "biasscope-cli: error: " << f << ": " << why << "\n";
         std::cout << "study '" << s.name << "': " << r.computed << " computed, " << r.skipped << " already stored, " << r.otherShards
                   << " left to other shards, " << r.failures.size() << " failed -> " << a->out << "\n";
@@ -88,10 +89,10 @@ void addStudyCommand(CLI::App& app) {
     CLI::App* an = study->add_subcommand("analyze", "Consistency, similarity and t-tests (BH as published) of a study store, as CSV tables");
     an->add_option("store", b->store, "the folder `study run --out` wrote")->required();
     an->add_option("--out", b->out, "output folder (default: <store>/analysis)");
-    an->add_option("--threshold", b->threshold, "confidence threshold (default: the study's; published 0.9, robustness run 0.5)");
-    an->add_option("--top-k", b->topK, "gender-sensitive neurons per layer (default: the study's; published 5, sensitivity run 10)");
+    an->add_option("--threshold", b->threshold, "confidence threshold (default: the study's; published 0.9, robustness run 0.5)")->check(inRange(0, 1));
+    an->add_option("--top-k", b->topK, "gender-sensitive neurons per layer (default: the study's; published 5, sensitivity run 10)")->check(inRange(1, 10000));
     an->add_option("--format", b->formats, "figure formats: png, tif, pdf, svg (repeatable)");
-    an->add_option("--dpi", b->dpi, "raster resolution of the figures");
+    an->add_option("--dpi", b->dpi, "raster resolution of the figures")->check(inRange(36, 2400));
     an->add_option("--significance", b->significance, "non-significant similarity cells: hide (published), fade, or outline the significant ones")
         ->check(CLI::IsMember({"hide", "fade", "outline"}));
     an->add_flag("--signed", b->signedRank, "rank neurons by signed value instead of |value| (published: |value|)");

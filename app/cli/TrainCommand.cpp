@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "common/Device.h"
 #include "common/Error.h"
@@ -56,10 +57,10 @@ void run(const TrainArgs& a) {
     std::cout << "train " << d.train.size() << ", val " << d.val.size() << ", test " << d.test.size() << " images (" << d.splitSource << "); mode "
               << a.mode << " on " << describeDevice(o.device) << "\n";
     JobControl job;
-    job.progress = [](double, const std::string& stage) { std::cerr << "\r" << stage << "      " << std::flush; };
+    job.progress = progressPrinter(false);
     train::TrainCallbacks cb;
     cb.onEpoch = [](const train::EpochMetrics& e) {
-        std::cerr << "\n";
+        endProgressLine();
         std::cout << std::fixed << std::setprecision(4) << "epoch " << e.epoch << ": train loss " << e.trainLoss << " acc " << e.trainAcc << ", val loss "
                   << e.valLoss << " acc " << e.valAcc << " (" << std::setprecision(1) << e.seconds << " s, " << e.imagesPerSecond << " img/s)\n"
                   << std::flush;
@@ -85,14 +86,14 @@ void addTrainCommand(CLI::App& app) {
     cmd->add_option("--init", a->init, "pretrained ViT: HF directory, .safetensors or .pth");
     cmd->add_option("--config", a->config, "config.json (with --init: its geometry; without: train from random init)");
     cmd->add_option("--out", a->out, "output folder (best/ HF checkpoint, last/ resume state, metrics.csv, tensorboard/)")->required();
-    cmd->add_option("--epochs", a->epochs, "maximum epochs");
-    cmd->add_option("--batch", a->batch, "batch size");
-    cmd->add_option("--lr", a->lr, "AdamW learning rate");
-    cmd->add_option("--weight-decay", a->wd, "AdamW weight decay");
-    cmd->add_option("--patience", a->patience, "early stopping patience (epochs without a better validation accuracy)");
+    cmd->add_option("--epochs", a->epochs, "maximum epochs")->check(inRange(1, 10000));
+    cmd->add_option("--batch", a->batch, "batch size")->check(inRange(1, 65536));
+    cmd->add_option("--lr", a->lr, "AdamW learning rate")->check(inOpenRange(0, 10, true));
+    cmd->add_option("--weight-decay", a->wd, "AdamW weight decay")->check(inRange(0, 10));
+    cmd->add_option("--patience", a->patience, "early stopping patience (epochs without a better validation accuracy)")->check(inRange(1, 10000));
     cmd->add_option("--seed", a->seed, "seed of split, head init, order and augmentation");
-    cmd->add_option("--workers", a->workers, "loader threads");
-    cmd->add_option("--threads", a->threads, "compute threads (default: all)");
+    cmd->add_option("--workers", a->workers, "loader threads")->check(inRange(0, 256));
+    cmd->add_option("--threads", a->threads, "compute threads (default: all)")->check(inRange(0, 1024));
     cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]");
     cmd->add_flag("--no-partition", a->noPartition, "ignore list_eval_partition.txt; use the stratified 80/10/10 split");
     cmd->add_flag("--keep-head", a->keepHead, "keep the init checkpoint's classifier when the class count matches");

@@ -1,8 +1,11 @@
 // biasscope-cli: the headless front end (servers, clusters). Thin wiring; the work is in core.
+#include <filesystem>
 #include <iostream>
+#include <new>
 
 #include <CLI/CLI.hpp>
 
+#include "CliSupport.h"
 #include "Commands.h"
 #include "common/BlasKernels.h"
 #include "common/Device.h"
@@ -27,17 +30,31 @@ int main(int argc, char** argv) {
         biasscope::configureCpuThreads(0);
         for (const auto& [k, v] : biasscope::runtimeInfo()) std::cout << k << ": " << v << "\n";
     });
+    // The exit-code contract (docs/cli.md, "Errors"): 0 done; 2 refused input (bad option, file or value), one
+    // line that names the option or file; 3 an internal failure (a bug or the machine: out of memory).
+    auto fail = [](const std::string& line, int code) {
+        biasscope::cli::endProgressLine();
+        std::cerr << "biasscope-cli: error: " << line.substr(0, line.find('\n')) << "\n";
+        return code;
+    };
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        return fail(e.what(), 2);
     } catch (const biasscope::Error& e) {
-        std::cerr << "biasscope-cli: error: " << e.what() << "\n";
-        return 2;
-    } catch (const std::exception& e) {
+        return fail(e.what(), 2);
+    } catch (const std::filesystem::filesystem_error& e) {
+        // "filesystem error: cannot create directories: Permission denied [/x]" -> "/x: cannot create directories: Permission denied"
         std::string what = e.what();
-        std::cerr << "biasscope-cli: error: " << what.substr(0, what.find('\n')) << "\n";
-        return 3;
+        const std::string prefix = "filesystem error: ";
+        if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
+        if (const auto b = what.find(" ["); b != std::string::npos) what = what.substr(0, b);
+        return fail(e.path1().string() + ": " + what, 2);
+    } catch (const std::bad_alloc&) {
+        return fail("out of memory", 3);
+    } catch (const std::exception& e) {
+        return fail(e.what(), 3);
     }
     return 0;
 }
