@@ -1,5 +1,6 @@
 #include "TrainingPanel.h"
 
+#include <cmath>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -305,7 +306,7 @@ void TrainingPanel::onFinished() {
         status_->setText(QString("Done: best epoch %1, validation accuracy %2, test accuracy %3%4. Checkpoint: %5")
                              .arg(r.bestEpoch)
                              .arg(r.bestValAcc, 0, 'f', 4)
-                             .arg(r.testAcc, 0, 'f', 4)
+                             .arg(std::isnan(r.testAcc) ? QString("n/a (no test images)") : QString::number(r.testAcc, 'f', 4))
                              .arg(r.stoppedEarly ? " (early stop)" : "")
                              .arg(QString::fromStdString(r.bestDir)));
         emit finished(true);

@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "CliSupport.h"
 #include "Commands.h"
@@ -67,7 +68,10 @@ void run(const TrainArgs& a) {
     };
     const auto r = train::trainClassifier(init, d, o, job, cb);
     if (r.resumedAfterEpoch > 0) std::cout << "(resumed after epoch " << r.resumedAfterEpoch << ")\n";
-    std::cout << std::setprecision(4) << "best epoch " << r.bestEpoch << ": val acc " << r.bestValAcc << ", test acc " << r.testAcc
+    std::ostringstream test;
+    test << std::fixed << std::setprecision(4) << r.testAcc;
+    std::cout << std::setprecision(4) << "best epoch " << r.bestEpoch << ": val acc " << r.bestValAcc << ", test acc "
+              << (std::isnan(r.testAcc) ? std::string("n/a (no test images)") : test.str())
               << (r.stoppedEarly ? " (early stop)" : "") << " -> " << r.bestDir << "\n";
     if (!r.unreadable.empty())
         std::cerr << "biasscope-cli: warning: " << r.unreadable.size() << " unreadable image(s) skipped, listed in " << a.out << "/unreadable.txt\n";

@@ -179,7 +179,16 @@ bool readPerImage(const std::string& path, const DataView& v, Matrix& out) {
         if (i >= v.items.size() || image != fs::path(v.items[i].image).filename().string()) return false;
         std::getline(ss, cell, ',');  // group
         std::vector<double> row;
-        while (std::getline(ss, cell, ',')) row.push_back(cell == "nan" ? kNaN : std::stod(cell));
+        while (std::getline(ss, cell, ',')) {
+            if (cell == "nan") {
+                row.push_back(kNaN);
+                continue;
+            }
+            char* end = nullptr;
+            const double x = std::strtod(cell.c_str(), &end);
+            if (cell.empty() || *end != '\0') return false;  // not a table this run wrote: recompute
+            row.push_back(x);
+        }
         if (row.size() != v.columns.size()) return false;
         m.push_back(row);
         ++i;

@@ -202,7 +202,9 @@ DatasetSplits loadCsvDataset(const std::string& csvPath, std::uint64_t seed) {
     all.files = files;
     if (numeric) {
         int mx = -1;
-        for (const auto& s : rawLabels) {
+        for (std::size_t i = 0; i < rawLabels.size(); ++i) {
+            const std::string& s = rawLabels[i];
+            if (s.size() > 6) throw InputError(csvPath + ": label '" + s + "' of " + files[i] + ": class indices must be below 1000000");
             all.labels.push_back(std::stoi(s));
             mx = std::max(mx, all.labels.back());
         }

@@ -363,6 +363,14 @@ RelevanceResult explainBatched(const VitModel& model, const at::Tensor& pixels, 
         result.positionRelevance = cat([](PassResult& p) { return p.pos; });
         result.biasRelevance = cat([](PassResult& p) { return p.bias; });
     }
+    // a result is right or refused: NaN / Inf anywhere (weights, an overflowing logit) is never returned
+    for (std::size_t h = 0; h < result.logits.size(); ++h)
+        if (!torch::isfinite(result.logits[h]).all().item<bool>())
+            throw Error("the logits of head '" + model.heads[h].name + "' are not finite (NaN/Inf): the weights hold non-finite or extreme values");
+    if (!torch::isfinite(result.inputHeatmap).all().item<bool>()) throw Error("the input relevance is not finite (NaN/Inf): the weights hold non-finite or extreme values");
+    for (const auto& site : result.sites)
+        if (!torch::isfinite(site.perNeuron).all().item<bool>() || !torch::isfinite(site.perToken).all().item<bool>())
+            throw Error(std::string("the relevance at site '") + toString(site.site) + "' is not finite (NaN/Inf): the weights hold non-finite or extreme values");
     job.report(1.0, "done");
     return result;
 }

@@ -34,7 +34,7 @@ void readTopK(const fs::path& file, std::vector<std::vector<int>>& topK, std::ve
         }
     } catch (const nlohmann::json::exception& e) {
         throw Error(file.string() + ": malformed top-k entry: " + e.what());
-    } catch (const std::invalid_argument&) {
+    } catch (const std::logic_error&) {  // std::stoi: not a number, or out of int's range
         throw Error(file.string() + ": layer keys must be integers");
     }
 }

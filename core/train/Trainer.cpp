@@ -151,6 +151,17 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
     if (data.train.size() == 0 || data.val.size() == 0) throw InputError("training needs non-empty train and validation splits");
     const int classes = static_cast<int>(data.train.classNames.size());
     if (classes < 2) throw InputError("training needs at least two classes");
+    // options out of range would train to NaN or never stop; the UI and the CLI both come through here
+    auto bad = [](const std::string& what, double v, const std::string& range) {
+        std::ostringstream s;
+        s << what << " " << v << ": must be " << range;
+        throw InputError(s.str());
+    };
+    if (!std::isfinite(o.lr) || o.lr <= 0 || o.lr > 10) bad("learning rate", o.lr, "a number in (0, 10]");
+    if (!std::isfinite(o.weightDecay) || o.weightDecay < 0 || o.weightDecay > 10) bad("weight decay", o.weightDecay, "a number in [0, 10]");
+    if (o.epochs < 1) bad("epochs", o.epochs, ">= 1");
+    if (o.patience < 1) bad("patience", o.patience, ">= 1");
+    if (o.batchSize < 1) bad("batch size", o.batchSize, ">= 1");
     TrainResult r;
     r.bestDir = (fs::path(o.outDir) / "best").string();
     fs::create_directories(o.outDir);
@@ -158,6 +169,9 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
     // model: the init backbone + a fresh (seeded) or kept classifier
     model::VitModel m = init.to(o.device);
     for (auto* t : model::backboneTensors(m.backbone)) *t = t->detach().clone();  // never train the caller's tensors in place
+    for (auto* t : model::backboneTensors(m.backbone))
+        if (t->defined() && !torch::isfinite(*t).all().item<bool>())
+            throw InputError((init.heads.empty() ? std::string("the initial model") : init.heads[0].sourcePath) + ": the weights hold NaN or Inf values");
     m.heads.resize(1);
     m.heads[0].linear.weight = m.heads[0].linear.weight.detach().clone();
     m.heads[0].linear.bias = m.heads[0].linear.bias.detach().clone();
@@ -268,6 +282,9 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
         const Eval val = frozen ? evalOnFeatures(head, valF, o.batchSize) : evalOnImages(m, data.val, o, r, job);
         em.valLoss = val.loss;
         em.valAcc = val.acc;
+        if (!std::isfinite(em.trainLoss) || !std::isfinite(em.valLoss))
+            throw Error("epoch " + std::to_string(epoch) + ": the loss is not finite (NaN/Inf; learning rate too high?); nothing of this epoch was saved, " +
+                        (epoch > 1 ? "best/ and last/ hold epoch " + std::to_string(epoch - 1) + " and earlier" : std::string("no model was written")));
         em.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         em.imagesPerSecond = seen / std::max(em.seconds, 1e-9);
         r.history.push_back(em);

@@ -9,6 +9,7 @@
 // by `lrp` and by Python) and <out>/last/ (model, optimiser state, state.json) from which an
 // interrupted run resumes to the same result as an uninterrupted one (CPU, fixed seed, one thread).
 // Metrics: <out>/metrics.csv, <out>/tensorboard/events.out.tfevents.*, <out>/result.json.
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -45,7 +46,7 @@ struct EpochMetrics {
 struct TrainResult {
     std::vector<EpochMetrics> history;
     int bestEpoch = 0;
-    double bestValAcc = 0, testLoss = 0, testAcc = 0;
+    double bestValAcc = 0, testLoss = std::nan(""), testAcc = std::nan("");  // NaN: no test split
     bool stoppedEarly = false;
     int resumedAfterEpoch = 0;  // 0: fresh run
     double featureCacheSeconds = 0;
