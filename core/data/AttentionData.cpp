@@ -249,8 +249,12 @@ namespace {
 // float32), so a white mask pixel is 0.9999, not 1. CV_32F [size, size].
 cv::Mat publishedMask(const std::string& path, int size, const char* what) {
     if (!fs::exists(path)) throw InputError(path + ": " + what + " not found");
-    const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);  // grey and palette PNGs expanded to 3 channels, as convert('RGB')
-    if (bgr.empty()) throw InputError(path + ": cannot decode " + what);
+    cv::Mat bgr;  // grey and palette PNGs expanded to 3 channels, as convert('RGB')
+    try {
+        bgr = io::readImageFile(path, cv::IMREAD_COLOR);
+    } catch (const Error& e) {
+        throw InputError(std::string(e.what()) + " (" + what + ")");
+    }
     const int R = size * 256 / 224;
     const cv::Mat r = resizeNearestExact(bgr, R, R);
     const int off = static_cast<int>(std::nearbyint((R - size) / 2.0));  // torchvision center_crop: round((R - size) / 2)

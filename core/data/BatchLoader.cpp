@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include "common/Error.h"
+#include "io/ImageIO.h"
 
 namespace biasscope::data {
 
@@ -50,10 +51,14 @@ Batch BatchLoader::build(std::size_t bi) {
     for (std::size_t k = start; k < end; ++k) {
         const std::size_t idx = order_[k];
         const std::string& file = data_.files[idx];
-        cv::Mat bgr = cv::imread(file, cv::IMREAD_COLOR);
-        if (bgr.empty()) {
+        cv::Mat bgr;
+        try {
+            bgr = io::readImageFile(file, cv::IMREAD_COLOR);
+        } catch (const Error& e) {
+            std::string why = e.what();
+            if (why.rfind(file + ": ", 0) == 0) why = why.substr(file.size() + 2);
             std::lock_guard<std::mutex> lock(m_);
-            unreadable_.emplace_back(file, "cannot decode image");
+            unreadable_.emplace_back(file, why);
             continue;
         }
         cv::Mat rgb;
