@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -13,6 +14,8 @@
 #include "io/AtomicFile.h"
 
 namespace biasscope::io {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -105,8 +108,7 @@ cv::Mat loadRgbImage(const std::string& path) {
     return rgb;
 }
 
-std::vector<std::string> listImageFiles(const std::string& dir) {
-    namespace fs = std::filesystem;
+std::vector<std::string> listImageFiles(const std::string& dir, bool uniqueStems) {
     if (!fs::is_directory(dir)) throw Error(dir + ": image folder not found");
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(dir)) {
@@ -117,6 +119,15 @@ std::vector<std::string> listImageFiles(const std::string& dir) {
             out.push_back(e.path().string());
     }
     std::sort(out.begin(), out.end());
+    if (uniqueStems) {
+        std::map<std::string, std::string> byStem;
+        for (const auto& f : out) {
+            const auto [it, fresh] = byStem.emplace(fs::path(f).stem().string(), f);
+            if (!fresh)
+                throw Error(dir + ": " + fs::path(it->second).filename().string() + " and " + fs::path(f).filename().string() + " have the same name stem '" +
+                            it->first + "' (outputs are named by stem); rename one");
+        }
+    }
     return out;
 }
 

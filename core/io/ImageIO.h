@@ -19,6 +19,7 @@ cv::Mat readImageFile(const std::string& path, int flags);
 void saveRgbImage(const std::string& path, const cv::Mat& rgb);  // atomic
 
 // Image files (jpg, jpeg, png, bmp, tif, tiff, webp; any case) directly in `dir`, sorted by name.
-std::vector<std::string> listImageFiles(const std::string& dir);
+// uniqueStems: outputs are named by stem (x.jpg -> x.png, record x): two files with one stem are refused.
+std::vector<std::string> listImageFiles(const std::string& dir, bool uniqueStems = false);
 
 }  // namespace biasscope::io

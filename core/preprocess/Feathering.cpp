@@ -81,10 +81,12 @@ FeatheringReport featherDirectory(const std::string& imagesDir, const std::strin
     if (!fs::is_directory(imagesDir)) throw InputError(imagesDir + ": image folder not found");
     if (annotationsPath.empty() == masksDir.empty()) throw InputError("give either a COCO annotation file or a mask folder");
     if (options.kernel < 1 || options.kernel % 2 == 0) throw InputError("--kernel must be odd and positive, got " + std::to_string(options.kernel));
+    if (!masksDir.empty() && !fs::is_directory(masksDir)) throw InputError(masksDir + ": mask folder not found");
     io::CocoAnnotations coco;
     if (!annotationsPath.empty()) coco = io::readCocoAnnotations(annotationsPath);
     std::vector<fs::path> files;
-    for (const auto& f : io::listImageFiles(imagesDir)) files.emplace_back(f);
+    for (const auto& f : io::listImageFiles(imagesDir, true)) files.emplace_back(f);
+    if (files.empty()) throw InputError(imagesDir + ": no images (jpg, jpeg, png, bmp, tif, tiff, webp)");
     fs::create_directories(outDir);
     FeatheringReport report;
     for (std::size_t i = 0; i < files.size(); ++i) {
@@ -112,6 +114,8 @@ FeatheringReport featherDirectory(const std::string& imagesDir, const std::strin
                                 " but the image file is " + std::to_string(image.cols) + "x" + std::to_string(image.rows));
                 checkPolygons(*a, annotationsPath);
                 mask = polygonMask(image.cols, image.rows, a->polygons);
+                if (cv::countNonZero(mask) == 0)
+                    throw Error(annotationsPath + ": the polygons of '" + name + "' cover no pixel (zero area); the feathered image would be all background");
             } else {
                 const fs::path mp = fs::path(masksDir) / (f.stem().string() + ".png");
                 if (!fs::exists(mp)) {
@@ -124,6 +128,7 @@ FeatheringReport featherDirectory(const std::string& imagesDir, const std::strin
                     throw Error(mp.string() + ": mask is " + std::to_string(mask.cols) + "x" + std::to_string(mask.rows) + ", image is " +
                                 std::to_string(image.cols) + "x" + std::to_string(image.rows));
                 cv::threshold(mask, mask, 127, 255, cv::THRESH_BINARY);
+                if (cv::countNonZero(mask) == 0) throw Error(mp.string() + ": the mask is empty (no pixel above 127); the feathered image would be all background");
             }
             io::saveRgbImage(out, featherImage(image, mask, options));
             report.written.push_back(out);

@@ -77,8 +77,11 @@ StudyRunReport runStudy(const StudyDefinition& s, const StudyRunOptions& o, cons
     const std::string paramsKey = s.parametersKey();
 
     std::vector<std::pair<const ImageSetSpec*, std::string>> work;  // fixed global order: sets in file order, images by name
-    for (const auto& set : s.sets)
-        for (const auto& f : io::listImageFiles(set.folder)) work.emplace_back(&set, f);
+    for (const auto& set : s.sets) {
+        const auto files = io::listImageFiles(set.folder, true);
+        if (files.empty()) throw InputError(s.sourcePath + ": image set '" + set.name + "': no images in " + set.folder);
+        for (const auto& f : files) work.emplace_back(&set, f);
+    }
     {  // the store carries its study definition, so `study analyze DIR` needs nothing else
         fs::create_directories(o.outDir);
         nlohmann::json j = io::readJsonFile(s.sourcePath, "study file");
