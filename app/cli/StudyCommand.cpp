@@ -32,14 +32,15 @@ void addStudyCommand(CLI::App& app) {
     run->add_option("--threads", a->threads, "CPU threads (default: all)")->check(inRange(0, 1024));
     run->callback([a]() {
         configureCpuThreads(a->threads);
-        const auto slash = a->shard.find('/');
         study::StudyRunOptions o;
-        try {
-            if (slash == std::string::npos) throw std::invalid_argument("");
-            o.shardIndex = std::stoi(a->shard.substr(0, slash));
-            o.shardCount = std::stoi(a->shard.substr(slash + 1));
-        } catch (const std::exception&) {
-            throw InputError("--shard " + a->shard + ": expected I/N, e.g. 0/4");
+        {  // I/N, two plain integers, 0 <= I < N <= 100000
+            const auto slash = a->shard.find('/');
+            auto digits = [](const std::string& t) { return !t.empty() && t.size() <= 6 && t.find_first_not_of("0123456789") == std::string::npos; };
+            const std::string i = slash == std::string::npos ? "" : a->shard.substr(0, slash), n = slash == std::string::npos ? "" : a->shard.substr(slash + 1);
+            if (!digits(i) || !digits(n) || std::stoi(n) < 1 || std::stoi(n) > 100000 || std::stoi(i) >= std::stoi(n))
+                throw InputError("--shard " + a->shard + ": expected I/N with 0 <= I < N <= 100000, e.g. 0/4");
+            o.shardIndex = std::stoi(i);
+            o.shardCount = std::stoi(n);
         }
         o.outDir = a->out;
         o.device = resolveDevice(a->device);

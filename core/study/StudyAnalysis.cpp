@@ -17,6 +17,7 @@
 #include "common/Error.h"
 #include "io/AtomicFile.h"
 #include "io/Safetensors.h"
+#include "io/ImageIO.h"
 #include "study/StudyDefinition.h"
 #include "study/StudyRunner.h"
 
@@ -72,9 +73,15 @@ struct StoredRecord {
     fs::path file;
     std::map<std::string, at::Tensor> tensors;
     std::string missingHint;
+    std::map<std::string, std::string> metadata;
     StoredRecord(const fs::path& f, std::string hint) : file(f), missingHint(std::move(hint)) {
         const auto rec = io::readSafetensors(f.string());
         tensors.insert(rec.tensors.begin(), rec.tensors.end());
+        metadata = rec.metadata;
+    }
+    std::string meta(const std::string& key) const {
+        const auto it = metadata.find(key);
+        return it == metadata.end() ? std::string() : it->second;
     }
     const at::Tensor& get(const std::string& key) const {
         auto it = tensors.find(key);
@@ -88,11 +95,37 @@ struct StoredRecord {
     }
 };
 
-LoadedSet loadSet(const std::string& storeDir, const ImageSetSpec& spec, const std::vector<std::string>& targetOrder, const std::vector<std::string>& sites) {
+// Every record of a store must come from one computation: the study's parameters, one model, and an image
+// that is still in its set's folder (where the folder is on this machine). `study merge` checks the same.
+struct StoreAgreement {
+    std::string paramsKey, modelKey, modelFrom;
+    void check(const StoredRecord& rec, const ImageSetSpec& spec, const std::set<std::string>& folderStems, bool folderHere) {
+        const std::string p = rec.meta("params_key"), m = rec.meta("model_key");
+        if (p != paramsKey)
+            throw InputError(rec.file.string() + ": computed with other relevance parameters (params_key " + (p.empty() ? "missing" : p) + ", the study's " +
+                             paramsKey + "): re-run `study run` on this store or remove the record");
+        if (modelFrom.empty()) {
+            modelKey = m;
+            modelFrom = rec.file.string();
+        } else if (m != modelKey) {
+            throw InputError(rec.file.string() + ": computed with another model (model_key " + m + ") than " + modelFrom + " (" + modelKey + ")");
+        }
+        if (folderHere && !folderStems.count(rec.file.stem().string()))
+            throw InputError(rec.file.string() + ": its image is no longer in set '" + spec.name + "' (" + spec.folder + "); remove the record or restore the image");
+    }
+};
+
+LoadedSet loadSet(const std::string& storeDir, const ImageSetSpec& spec, const std::vector<std::string>& targetOrder, const std::vector<std::string>& sites,
+                  StoreAgreement& agreement) {
     LoadedSet set;
     set.spec = &spec;
+    const bool folderHere = fs::is_directory(spec.folder);
+    std::set<std::string> stems;
+    if (folderHere)
+        for (const auto& f : io::listImageFiles(spec.folder)) stems.insert(fs::path(f).stem().string());
     for (const auto& f : setRecordFiles(storeDir, spec, "stored relevance", " (run `study run` first)")) {
         const StoredRecord rec(f, " (stored with another study definition?)");
+        agreement.check(rec, spec, stems, folderHere);
         auto get = [&rec](const std::string& key) -> const at::Tensor& { return rec.get(key); };
         set.imageNames.push_back(f.stem().string());
         set.confidence.push_back(rec.confidence());
@@ -290,7 +323,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
         io::writeFileAtomically(p, text);
         report.written.push_back(p);
     };
-    {  // settings beside the tables (the CSVs stay plain for pandas / R)
+    auto writeSettings = [&] {  // settings beside the tables (the CSVs stay plain for pandas / R); written once every input was read
         nlohmann::json j;
         j["confidence_threshold"] = threshold;
         j["top_k"] = k;
@@ -306,7 +339,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
             j["normalisation"] = "as published (the imported top-k scores are the published pipeline's normalised values)";
         }
         write("analysis-settings.json", j.dump(2));
-    }
+    };
 
     if (imported) {  // top-k lists only: confidence, top-k and consistency
         std::vector<RankedSet> ranked;
@@ -314,6 +347,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
             job.checkCancelled();
             ranked.push_back(readImported(storeDir, spec, sites, k, opt.rankBy));
         }
+        writeSettings();
         writeRankingTables(ranked, sites, threshold, report, write);
         report.warnings.push_back(storeDir + ": imported from the published pipeline, which saved only the top-" + std::to_string(k) +
                                   " neurons per layer; similarity and t-tests need the full per-neuron relevance of a `study run`");
@@ -321,12 +355,18 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     }
 
     std::vector<LoadedSet> sets;
+    StoreAgreement agreement{study.parametersKey(), {}, {}};
     for (const auto& spec : study.sets) {
         job.checkCancelled();
         auto order = labels;
         order.push_back(spec.referenceTarget);
-        sets.push_back(loadSet(storeDir, spec, order, sites));
+        sets.push_back(loadSet(storeDir, spec, order, sites, agreement));
+        for (const auto& [site, ss] : sets.back().sites)
+            if (ss.features < k)
+                throw InputError("top-k " + std::to_string(k) + ": site '" + site + "' has " + std::to_string(ss.features) + " neurons per layer (set '" +
+                                 spec.name + "')");
     }
+    writeSettings();
     {
         std::vector<RankedSet> ranked;
         for (const auto& s : sets) ranked.push_back(rankFull(s, sites, L, k, opt.rankBy));
