@@ -1,5 +1,6 @@
 #include "attention/AttentionStudy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,7 +16,9 @@
 #include "common/Error.h"
 #include "data/AttentionData.h"
 #include "io/AtomicFile.h"
+#include "io/HashCache.h"
 #include "io/JsonFile.h"
+#include "io/Sha256.h"
 #include "model/CnnModel.h"
 #include "model/VitForward.h"
 #include "model/VitWeights.h"
@@ -162,6 +165,56 @@ std::string csvRow(const std::vector<double>& xs) {
     s.precision(9);
     for (std::size_t i = 0; i < xs.size(); ++i) s << (i ? "," : "") << xs[i];
     return s.str();
+}
+
+// The content of a model's weights: the file's SHA-256, or for a checkpoint folder that of every file in it.
+std::string modelContentKey(const std::string& path) {
+    if (!fs::is_directory(path)) return io::cachedSha256FileHex(path);
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(path))
+        if (e.is_regular_file()) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    std::string all;
+    for (const auto& f : files) all += f.filename().string() + "=" + io::cachedSha256FileHex(f.string()) + ";";
+    return io::sha256Hex(all);
+}
+
+// Everything that determines one model's per-image table: the model's content, every option that changes a
+// map or a score, and the image list with its labels and groups. A resumed table must carry this key.
+std::string perModelKey(const AttentionRunOptions& o, const DataView& v, const std::string& modelPath) {
+    nlohmann::json j;
+    j["format"] = "biasscope.aiou-per-model.v2";
+    j["model_sha256"] = modelContentKey(modelPath);
+    j["dataset"] = o.dataset;
+    j["score"] = o.score == ScoreKind::Mask ? "mask" : "heatmap";
+    j["map"] = mapLabel(o.map);
+    j["attribute"] = o.attribute;
+    j["confounder"] = o.confounder;
+    j["split"] = o.split;
+    j["size"] = o.size;
+    j["vit_layer"] = o.vitLayer;
+    j["positive_scores"] = o.positiveScores;
+    std::string images;
+    for (const auto& it : v.items) images += it.image + "|" + it.mask + "|" + std::to_string(it.label) + "|" + std::to_string(it.conf) + "|" + std::to_string(it.group) + "\n";
+    j["images_sha256"] = io::sha256Hex(images);
+    j["columns"] = v.columns;
+    return io::sha256Hex(j.dump());
+}
+
+// The resume point of one model: its per-image CSV and, written after it, <csv>.json holding the key, the
+// CSV's SHA-256 and the model's warnings. Resumed only when both are there, the key matches and the CSV is
+// the one the manifest names (a kill between the two writes recomputes the model).
+bool readResumeManifest(const std::string& csvPath, const std::string& key, std::vector<std::string>& warnings) {
+    const fs::path manifest = csvPath + ".json";
+    if (!fs::exists(manifest) || !fs::exists(csvPath)) return false;
+    try {
+        const nlohmann::json j = io::readJsonFile(manifest.string(), "per-model resume manifest");
+        if (j.value("key", std::string()) != key || j.value("csv_sha256", std::string()) != io::sha256FileHex(csvPath)) return false;
+        warnings = j.value("warnings", std::vector<std::string>());
+        return true;
+    } catch (const std::exception&) {
+        return false;  // damaged manifest: recompute
+    }
 }
 
 // per-image scores of one model, from an earlier run (resume) if it matches
@@ -327,9 +380,13 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
         r.modelNames.push_back(name);
         const std::string perImagePath = (fs::path(o.outDir) / "models" / (name + (o.map == MapKind::GradCam ? "" : std::string(".") + mapLabel(o.map)) + ".csv")).string();
         Matrix perImage;
-        if (readPerImage(perImagePath, v, perImage)) {
+        const std::string key = perModelKey(o, v, o.models[k]);
+        std::vector<std::string> modelWarnings;
+        if (readResumeManifest(perImagePath, key, modelWarnings) && readPerImage(perImagePath, v, perImage)) {
             ++r.resumedModels;
+            r.warnings.insert(r.warnings.end(), modelWarnings.begin(), modelWarnings.end());
         } else {
+            perImage.clear();
             const CamTarget target = v.waterbirds ? CamTarget::PredictedClass : (o.positiveScores ? CamTarget::Logit : CamTarget::AbsLogit);
             const std::int64_t ia = v.waterbirds ? 0 : outputIndex(m, o.attribute);
             const std::int64_t im = (!v.waterbirds && o.score == ScoreKind::Heatmap) ? outputIndex(m, o.confounder) : -1;
@@ -339,7 +396,7 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
                 const at::Tensor x = loadBatch(m, v.items, b, e, o.size);
                 const CamResult ca = m.maps(x, target, ia);
                 for (const auto& w : ca.warnings)
-                    r.warnings.push_back(name + ": " + fs::path(v.items[b + static_cast<std::size_t>(w.image)].image).filename().string() + ": " + w.message);
+                    modelWarnings.push_back(name + ": " + fs::path(v.items[b + static_cast<std::size_t>(w.image)].image).filename().string() + ": " + w.message);
                 CamResult cm;
                 if (im >= 0) cm = m.maps(x, target, im);
                 for (std::size_t i = b; i < e; ++i) {
@@ -363,7 +420,10 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
             csv += "\n";
             for (std::size_t i = 0; i < perImage.size(); ++i)
                 csv += fs::path(v.items[i].image).filename().string() + "," + v.rows[static_cast<std::size_t>(v.items[i].group)] + "," + csvRow(perImage[i]) + "\n";
-            io::writeFileAtomically(perImagePath, csv);  // the resume point: a model is done or absent
+            io::writeFileAtomically(perImagePath, csv);
+            const nlohmann::json manifest{{"key", key}, {"csv_sha256", io::sha256Hex(csv)}, {"model", o.models[k]}, {"warnings", modelWarnings}};
+            io::writeFileAtomically(perImagePath + ".json", manifest.dump(2));  // the resume point: a model is done (both files) or not
+            r.warnings.insert(r.warnings.end(), modelWarnings.begin(), modelWarnings.end());
         }
         r.perModel.push_back(groupMeans(perImage, groups, v.groups, o.score == ScoreKind::Mask));
     }
