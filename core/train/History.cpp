@@ -12,6 +12,7 @@
 #include "io/AtomicFile.h"
 #include "io/JsonFile.h"
 #include "io/Safetensors.h"
+#include "io/Sha256.h"
 
 namespace biasscope::train {
 
@@ -51,9 +52,21 @@ std::optional<ResumePoint> readResumePoint(const std::string& lastDir, const std
     if (!fs::exists(stateFile)) return std::nullopt;
     ResumePoint r;
     r.state = io::readJsonFile(stateFile.string(), "training state");
-    if (r.state.value("options_key", "") != optionsKey)
+    if (!r.state.is_object() || r.state.value("options_key", "") != optionsKey)
         throw InputError(stateFile.string() + ": this output folder holds a run with other options, data or initial model; use another output folder (--out)");
-    r.checkpointPath = (fs::path(lastDir) / "checkpoint.safetensors").string();
+    for (const char* k : {"epoch", "adam_step", "history"})
+        if (!r.state.contains(k)) throw InputError(stateFile.string() + ": damaged training state ('" + std::string(k) + "' missing); remove " + lastDir + " to start over");
+    try {
+        (void)historyFrom(r.state.at("history"));
+        (void)r.state.at("epoch").get<int>();
+        (void)r.state.at("adam_step").get<std::int64_t>();
+    } catch (const nlohmann::json::exception&) {
+        throw InputError(stateFile.string() + ": damaged training state (epoch, adam_step or history malformed); remove " + lastDir + " to start over");
+    }
+    // the state names the checkpoint it commits (older states: checkpoint.safetensors) and its hash
+    r.checkpointPath = (fs::path(lastDir) / r.state.value("checkpoint", std::string("checkpoint.safetensors"))).string();
+    if (r.state.contains("checkpoint_sha256") && io::sha256FileHex(r.checkpointPath) != r.state.value("checkpoint_sha256", std::string()))
+        throw InputError(r.checkpointPath + ": not the checkpoint " + stateFile.string() + " commits (SHA-256 differs); remove " + lastDir + " to start over");
     auto rec = io::readSafetensors(r.checkpointPath);
     r.tensors.insert(rec.tensors.begin(), rec.tensors.end());
     return r;
@@ -63,8 +76,19 @@ void writeResumePoint(const std::string& lastDir, const std::vector<std::pair<st
                       const nlohmann::json& state) {
     namespace fs = std::filesystem;
     fs::create_directories(lastDir);
-    io::writeSafetensors((fs::path(lastDir) / "checkpoint.safetensors").string(), tensors, {{"format", format}});
-    io::writeFileAtomically((fs::path(lastDir) / "state.json").string(), state.dump(2));
+    // checkpoint-e<epoch>.safetensors, then state.json naming it and its hash: the rename of state.json commits
+    // both together. A kill before it leaves the previous state and its (still present) checkpoint.
+    const std::string name = "checkpoint-e" + std::to_string(state.at("epoch").get<int>()) + ".safetensors";
+    const std::string path = (fs::path(lastDir) / name).string();
+    io::writeSafetensors(path, tensors, {{"format", format}});
+    nlohmann::json committed = state;
+    committed["checkpoint"] = name;
+    committed["checkpoint_sha256"] = io::sha256FileHex(path);
+    io::writeFileAtomically((fs::path(lastDir) / "state.json").string(), committed.dump(2));
+    for (const auto& e : fs::directory_iterator(lastDir)) {  // older (or uncommitted) checkpoints
+        const std::string f = e.path().filename().string();
+        if (f != name && f.rfind("checkpoint", 0) == 0 && e.path().extension() == ".safetensors") fs::remove(e.path());
+    }
 }
 
 void reportTrainingStep(const JobControl& job, const TrainCallbacks& cb, int epoch, int epochs, int step, std::size_t steps, double meanLoss, double seen,

@@ -1,6 +1,6 @@
 #pragma once
 // What both trainers keep on disk per epoch: metrics.csv (for people and spreadsheets), the JSON
-// history, and the resume point <out>/last/ (state.json + checkpoint.safetensors).
+// history, and the resume point <out>/last/ (state.json + the checkpoint-e<N>.safetensors it names).
 #include <map>
 #include <optional>
 #include <string>
@@ -27,8 +27,9 @@ struct ResumePoint {
     const at::Tensor& tensor(const std::string& key) const;  // throws InputError naming the checkpoint and the key
 };
 std::optional<ResumePoint> readResumePoint(const std::string& lastDir, const std::string& optionsKey);
-// Writes the resume point: the tensors first, then the state that points at them (both atomic), so an
-// interrupted write leaves the previous epoch's point. `state` must hold "options_key".
+// Writes the resume point: the tensors first (checkpoint-e<epoch>.safetensors), then the state that names them
+// with their SHA-256 (both atomic; the state's rename commits the pair), so an interrupted write leaves the
+// previous epoch's point. `state` must hold "options_key" and "epoch".
 void writeResumePoint(const std::string& lastDir, const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& format,
                       const nlohmann::json& state);
 

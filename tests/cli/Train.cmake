@@ -12,7 +12,7 @@ execute_process(COMMAND ${CLI} train --data folder --root ${OUT}/data --config $
 if(NOT rc EQUAL 0 OR NOT out MATCHES "epoch 2: train loss")
   message(FATAL_ERROR "train failed (${rc}): ${out} ${err}")
 endif()
-foreach(f best/config.json best/model.safetensors last/state.json last/checkpoint.safetensors metrics.csv result.json unreadable.txt)
+foreach(f best/config.json best/model.safetensors last/state.json last/checkpoint-e2.safetensors metrics.csv result.json unreadable.txt)
   if(NOT EXISTS ${OUT}/run/${f})
     message(FATAL_ERROR "train did not write ${f}")
   endif()

@@ -132,6 +132,9 @@ private slots:
             auto two = baseOptions(root / (std::string("resumed-") + train::toString(mode)), mode);
             two.epochs = 2;
             train::trainClassifier(init, data, two);
+            // a kill inside the next epoch's write window: its checkpoint written, the state not yet renamed over
+            // the old one. The resume must continue from the committed epoch 2, not mix the pair.
+            io::writeSafetensors((fs::path(two.outDir) / "last/checkpoint-e3.safetensors").string(), {{"param/0", torch::ones({2, 2})}});
             two.epochs = 4;
             const auto b = train::trainClassifier(init, data, two);
             QCOMPARE(b.resumedAfterEpoch, 2);
@@ -140,8 +143,9 @@ private slots:
                 QCOMPARE(a.history[e].trainLoss, b.history[e].trainLoss);
                 QCOMPARE(a.history[e].valAcc, b.history[e].valAcc);
             }
-            const auto ca = io::readSafetensors((fs::path(four.outDir) / "last/checkpoint.safetensors").string());
-            const auto cb = io::readSafetensors((fs::path(two.outDir) / "last/checkpoint.safetensors").string());
+            const auto ca = io::readSafetensors((fs::path(four.outDir) / "last/checkpoint-e4.safetensors").string());
+            QVERIFY(!fs::exists(fs::path(two.outDir) / "last/checkpoint-e3.safetensors"));  // the uncommitted one is cleaned up
+            const auto cb = io::readSafetensors((fs::path(two.outDir) / "last/checkpoint-e4.safetensors").string());
             QCOMPARE(ca.tensors.size(), cb.tensors.size());
             for (std::size_t i = 0; i < ca.tensors.size(); ++i) {
                 QCOMPARE(ca.tensors[i].first, cb.tensors[i].first);
