@@ -351,6 +351,7 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
     if (o.outDir.empty()) throw InputError("no output folder given");
     const DataView v = loadView(o);
     fs::create_directories(fs::path(o.outDir) / "models");
+    io::removeStaleTemporaries(o.outDir);
     AttentionRunResult r;
     r.rowNames = v.rows;
     r.columnNames = v.columns;

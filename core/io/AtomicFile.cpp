@@ -1,6 +1,10 @@
 #include "io/AtomicFile.h"
 
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <regex>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -9,6 +13,52 @@
 
 namespace biasscope::io {
 
+namespace {
+
+std::string hostName() {
+    char buf[256] = {0};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "host";
+    std::string h(buf);
+    for (auto& c : h)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    return h.empty() ? "host" : h;
+}
+
+bool processAlive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+std::string temporaryPathFor(const std::string& path) {
+    static const std::string host = hostName();
+    return path + ".tmp-" + host + "-" + std::to_string(::getpid());
+}
+
+int removeStaleTemporaries(const std::string& dir) {
+    namespace fs = std::filesystem;
+    static const std::string host = hostName();
+    static const std::regex pattern(R"(.*\.tmp-(?:([A-Za-z0-9_]+)-)?([0-9]+)$)");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return 0;
+    int removed = 0;
+    for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        std::smatch m;
+        const std::string name = it->path().filename().string();
+        if (!std::regex_match(name, m, pattern)) continue;
+        const long pid = std::stol(m[2].str().substr(0, 9));
+        bool stale = false;
+        if (!m[1].matched || m[1].str() == host) {
+            stale = !processAlive(pid);
+        } else {
+            const auto age = fs::file_time_type::clock::now() - fs::last_write_time(it->path(), ec);
+            stale = !ec && age > std::chrono::hours(24);
+        }
+        if (stale && fs::remove(it->path(), ec)) ++removed;
+    }
+    return removed;
+}
+
 void writeFileAtomically(const std::string& path, std::string_view bytes) {
     namespace fs = std::filesystem;
     const fs::path target(path);
@@ -16,7 +66,7 @@ void writeFileAtomically(const std::string& path, std::string_view bytes) {
         std::error_code ec;
         fs::create_directories(target.parent_path(), ec);
     }
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    const std::string tmp = temporaryPathFor(path);
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         if (!out) throw Error(path + ": cannot open for writing");

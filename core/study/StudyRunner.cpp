@@ -84,6 +84,7 @@ StudyRunReport runStudy(const StudyDefinition& s, const StudyRunOptions& o, cons
     }
     {  // the store carries its study definition, so `study analyze DIR` needs nothing else
         fs::create_directories(o.outDir);
+        io::removeStaleTemporaries(o.outDir);  // records of writers killed inside their write window
         nlohmann::json j = io::readJsonFile(s.sourcePath, "study file");
         for (auto& h : j["heads"]) {
             const std::string name = h["name"];

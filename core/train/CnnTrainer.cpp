@@ -146,6 +146,7 @@ CnnTrainResult trainCnn(const model::CnnModel& init, const CnnTrainData& data, c
     opt.init();
 
     const fs::path last = fs::path(o.outDir) / "last";
+    io::removeStaleTemporaries(o.outDir);
     int startEpoch = 1;
     if (const auto resume = readResumePoint(last.string(), key)) {
         const nlohmann::json& st = resume->state;

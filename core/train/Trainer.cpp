@@ -196,6 +196,7 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
 
     // resume from <out>/last/
     const fs::path last = fs::path(o.outDir) / "last";
+    io::removeStaleTemporaries(o.outDir);
     EarlyStopping stopper(o.patience);
     int startEpoch = 1;
     if (const auto resume = readResumePoint(last.string(), key)) {

@@ -1,5 +1,8 @@
 #include "figures/FigureExport.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QSaveFile>
@@ -8,11 +11,26 @@
 #include <qcustomplot.h>
 
 #include "common/Error.h"
+#include "io/AtomicFile.h"
 
 namespace biasscope::ui {
 
 namespace {
 constexpr double kLogicalDpi = 96.0;  // layout is done at screen resolution, then scaled to the requested DPI
+
+// Qt's PDF and SVG writers do not report failed writes (a full disk leaves a short file): a finished figure
+// must end as its format ends (PDF %%EOF, SVG </svg>, PNG IEND chunk; TIFF: not empty).
+bool completeFile(const QString& file, const QString& ext) {
+    QFile f(file);
+    if (!f.open(QIODevice::ReadOnly) || f.size() == 0) return false;
+    const qint64 n = std::min<qint64>(f.size(), 64);
+    f.seek(f.size() - n);
+    const QByteArray tail = f.read(n).trimmed();
+    if (ext == "pdf") return tail.endsWith("%%EOF");
+    if (ext == "svg") return tail.endsWith("</svg>");
+    if (ext == "png") return tail.size() >= 8 && tail.right(8).startsWith("IEND");
+    return true;
+}
 }
 
 const std::vector<FigurePreset>& figureSizePresets() {
@@ -37,7 +55,7 @@ void exportFigure(QCustomPlot& plot, const QString& path, const FigureExportOpti
     const QBrush oldBackground = plot.background();
     if (o.transparent) plot.setBackground(Qt::transparent);
     bool ok = false;
-    const QString tmp = path + ".tmp";
+    const QString tmp = QString::fromStdString(io::temporaryPathFor(path.toStdString()));
     if (ext == "png") {
         ok = plot.savePng(tmp, w, h, o.dpi / kLogicalDpi * s, -1, o.dpi, QCP::ruDotsPerInch);
     } else if (ext == "tif" || ext == "tiff") {
@@ -80,12 +98,16 @@ void exportFigure(QCustomPlot& plot, const QString& path, const FigureExportOpti
         throw InputError(path.toStdString() + ": unsupported figure format (use .png, .tif, .pdf or .svg)");
     }
     plot.setBackground(oldBackground);
-    if (!ok || !QFile::exists(tmp)) {
+    if (!ok || !QFile::exists(tmp) || !completeFile(tmp, ext)) {
         QFile::remove(tmp);
-        throw Error(path.toStdString() + ": could not write the figure");
+        throw Error(path.toStdString() + ": could not write the figure (disk full or not writable?)");
     }
-    QFile::remove(path);
-    if (!QFile::rename(tmp, path)) throw Error(path.toStdString() + ": could not move the finished figure into place");
+    std::error_code ec;  // rename over the old figure in one step (QFile::rename does not replace)
+    std::filesystem::rename(tmp.toStdString(), path.toStdString(), ec);
+    if (ec) {
+        QFile::remove(tmp);
+        throw Error(path.toStdString() + ": could not move the finished figure into place: " + ec.message());
+    }
 
     QJsonObject side = provenance;
     side["figure"] = QFileInfo(path).fileName();
