@@ -212,7 +212,7 @@ void addAiouCommand(CLI::App& app) {
     fig->add_option("--kind", fa->kind, "bars | bias | scatter")->check(CLI::IsMember({"bars", "bias", "scatter"}));
     fig->add_option("--out", fa->request.outDir, "output folder")->required();
     fig->add_option("--name", fa->stem, "file name without extension (default: attention-<kind>)");
-    fig->add_option("--format", fa->request.formats, "png, pdf, svg, tif");
+    fig->add_option("--format", fa->request.formats, "png, pdf, svg, tif")->check(CLI::IsMember({"png", "pdf", "svg", "tif", "tiff"}));
     fig->add_option("--dpi", fa->request.dpi, "raster resolution")->check(inRange(36, 2400));
     fig->add_option("--width", fa->request.width, "inches (3.5 one column, 7 two columns)")->check(inRange(1, 40));
     fig->add_option("--height", fa->request.height, "inches")->check(inRange(1, 40));

@@ -32,6 +32,7 @@ struct FigureArgs {
 MapData toMap(const at::Tensor& t, const std::string& where) {
     if (t.dim() != 2) throw InputError(where + ": expected a 2-D tensor, got shape " + c10::str(t.sizes()));
     const at::Tensor c = t.to(torch::kFloat32).contiguous();
+    if (!torch::isfinite(c).all().item<bool>()) throw InputError(where + ": contains NaN or Inf values");
     MapData m{static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), {}};
     m.values.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
     return m;
@@ -47,6 +48,7 @@ void run(const FigureArgs& a) {
     std::vector<std::string> targets = a.targets;
     if (targets.empty()) targets.assign(available.begin(), available.end());
     std::string image = a.image;
+    if (!image.empty() && !fs::is_regular_file(image)) throw InputError("--image " + image + ": file not found");
     if (image.empty() && rec.metadata.count("image_file") && fs::exists(rec.metadata.at("image_file"))) image = rec.metadata.at("image_file");
     ConsistencyFigureRequest req;
     req.outDir = a.out;
@@ -78,6 +80,14 @@ void run(const FigureArgs& a) {
             if (!a.sites.empty() && std::find(a.sites.begin(), a.sites.end(), site) == a.sites.end()) continue;
             (tokens ? in.tokens : in.neurons)[site] = toMap(v, a.record + " '" + k + "'");
         }
+        for (const auto& s : a.sites)
+            if (!in.neurons.count(s) && !in.tokens.count(s)) {
+                std::string stored;
+                for (const auto& [k, v] : t)
+                    if (k.rfind(target + "/", 0) == 0 && k != target + "/input" && k.find("_tokens") == std::string::npos)
+                        stored += (stored.empty() ? "" : ", ") + k.substr(target.size() + 1);
+                throw InputError("--site " + s + ": not stored for target '" + target + "' in " + a.record + " (stored: " + stored + ")");
+            }
         RelevanceFigureStyle st;
         st.percentile = a.percentile;
         st.alpha = a.alpha;
@@ -96,7 +106,7 @@ void addFigureCommand(CLI::App& app) {
     cmd->add_option("--target", a->targets, "target name(s) as stored (default: all)");
     cmd->add_option("--site", a->sites, "site(s): intermediate, final, ln_before, ln_after, attention (default: all stored)");
     cmd->add_option("--image", a->image, "image for the overlay (default: the record's image_file)");
-    cmd->add_option("--format", a->formats, "png, tif, pdf, svg (repeatable)");
+    cmd->add_option("--format", a->formats, "png, tif, pdf, svg (repeatable)")->check(CLI::IsMember({"png", "pdf", "svg", "tif", "tiff"}));
     cmd->add_option("--dpi", a->dpi, "raster resolution")->check(inRange(36, 2400));
     cmd->add_option("--width", a->width, "inches (3.5 one column, 7 two columns)")->check(inRange(1, 40));
     cmd->add_option("--height", a->height, "inches")->check(inRange(1, 40));

@@ -85,7 +85,7 @@ void addPublishedCommand(CLI::App& app) {
     cmd->add_option("--vit-relevance", a->input, "the published vit_relevance/ folder")->required();
     cmd->add_option("--out", a->out, "output folder")->required();
     cmd->add_option("--threshold", a->threshold, "gender-confidence threshold (published 0.9; robustness run 0.5)")->check(inRange(0, 1));
-    cmd->add_option("--format", a->formats, "png, tif, pdf, svg (repeatable)");
+    cmd->add_option("--format", a->formats, "png, tif, pdf, svg (repeatable)")->check(CLI::IsMember({"png", "pdf", "svg", "tif", "tiff"}));
     cmd->add_option("--dpi", a->dpi, "raster resolution")->check(inRange(36, 2400));
     cmd->add_option("--width", a->width, "inches (3.5 one column, 7 two columns)")->check(inRange(1, 40));
     cmd->add_option("--height", a->height, "inches")->check(inRange(1, 40));

@@ -92,7 +92,7 @@ void addStudyCommand(CLI::App& app) {
     an->add_option("--out", b->out, "output folder (default: <store>/analysis)");
     an->add_option("--threshold", b->threshold, "confidence threshold (default: the study's; published 0.9, robustness run 0.5)")->check(inRange(0, 1));
     an->add_option("--top-k", b->topK, "gender-sensitive neurons per layer (default: the study's; published 5, sensitivity run 10)")->check(inRange(1, 10000));
-    an->add_option("--format", b->formats, "figure formats: png, tif, pdf, svg (repeatable)");
+    an->add_option("--format", b->formats, "figure formats: png, tif, pdf, svg (repeatable)")->check(CLI::IsMember({"png", "pdf", "svg", "tif", "tiff"}));
     an->add_option("--dpi", b->dpi, "raster resolution of the figures")->check(inRange(36, 2400));
     an->add_option("--significance", b->significance, "non-significant similarity cells: hide (published), fade, or outline the significant ones")
         ->check(CLI::IsMember({"hide", "fade", "outline"}));
