@@ -204,6 +204,8 @@ Waterbirds loadWaterbirds(const std::string& root) {
     d.root = root;
     std::string line;
     if (!std::getline(in, line)) throw InputError(path + ": empty");
+    if (!line.empty() && line.back() == '\r') line.pop_back();      // CRLF (a file saved on Windows)
+    if (line.rfind("\xEF\xBB\xBF", 0) == 0) line = line.substr(3);  // UTF-8 byte-order mark (Excel)
     std::vector<std::string> head;
     {
         std::stringstream ss(line);
