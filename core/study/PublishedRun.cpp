@@ -29,7 +29,13 @@ void readTopK(const fs::path& file, std::vector<std::vector<int>>& topK, std::ve
             const int layer = std::stoi(it.key(), &pos);
             if (pos != it.key().size() || layer < 0 || static_cast<std::size_t>(layer) >= layers)
                 throw Error(file.string() + ": layer key '" + it.key() + "' is not in 0.." + std::to_string(layers - 1));
-            topK[static_cast<std::size_t>(layer)] = it.value().at("top5_index").get<std::vector<int>>();
+            const nlohmann::json& list = it.value().at("top5_index");
+            if (!list.is_array() || list.empty())
+                throw Error(file.string() + ": layer " + it.key() + ": 'top5_index' must be a non-empty list of neuron indices");
+            for (const auto& n : list)
+                if (!n.is_number_integer() || n.get<std::int64_t>() < 0 || n.get<std::int64_t>() > 1000000)
+                    throw Error(file.string() + ": layer " + it.key() + ": neuron index " + io::jsonShort(n) + " is not an integer in [0, 1000000]");
+            topK[static_cast<std::size_t>(layer)] = list.get<std::vector<int>>();
             if (it.value().contains("scores")) scores[static_cast<std::size_t>(layer)] = it.value()["scores"].get<std::vector<double>>();
         }
     } catch (const nlohmann::json::exception& e) {
@@ -63,6 +69,8 @@ std::vector<PublishedSet> readPublishedRelevance(const std::string& dir) {
             if (!scores.contains(img.name) || !scores[img.name].is_number())
                 throw Error((sd / "scores.json").string() + ": no confidence for image '" + img.name + "'");
             img.confidence = scores[img.name].get<double>();
+            if (!(img.confidence >= 0 && img.confidence <= 1))
+                throw Error((sd / "scores.json").string() + ": confidence " + io::jsonShort(scores[img.name]) + " of image '" + img.name + "' is not in [0, 1]");
             for (const auto& [site, file] : std::vector<std::pair<std::string, std::string>>{
                      {"final", "top5_relevance_" + set.gender + "_vit.json"}, {"intermediate", "top5_intermediate_relevance_" + set.gender + "_vit.json"}})
                 readTopK(id / file, img.topK[site], img.scores[site]);
