@@ -6,13 +6,21 @@
 #include <nlohmann/json.hpp>
 
 #include "common/Error.h"
+#include "io/JsonFile.h"
 
 namespace biasscope::model {
+
+namespace {
+constexpr std::int64_t kMaxLabels = 1000000;
+}
 
 void VitConfig::validate(const std::string& source) const {
     auto fail = [&](const std::string& what) { throw InputError(source + ": invalid ViT config: " + what); };
     if (hiddenSize <= 0 || numLayers <= 0 || numHeads <= 0 || intermediateSize <= 0 || patchSize <= 0 || imageSize <= 0)
         fail("sizes must be positive");
+    if (hiddenSize > 65536 || numLayers > 1000 || numHeads > 4096 || intermediateSize > 1000000 || patchSize > 4096 || imageSize > 16384 || numLabels > kMaxLabels)
+        fail("sizes above any ViT (hidden_size <= 65536, num_hidden_layers <= 1000, num_attention_heads <= 4096, intermediate_size <= 1e6, "
+             "patch_size <= 4096, image_size <= 16384, num_labels <= 1e6)");
     if (hiddenSize % numHeads != 0)
         fail("hidden_size " + std::to_string(hiddenSize) + " is not divisible by num_attention_heads " + std::to_string(numHeads));
     if (imageSize < patchSize) fail("image_size is smaller than patch_size");
@@ -27,12 +35,7 @@ void VitConfig::validate(const std::string& source) const {
 }
 
 VitConfig VitConfig::fromJsonText(const std::string& text, const std::string& source) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(source + ": not valid JSON: " + e.what());
-    }
+    const nlohmann::json j = io::parseJsonText(text, source);
     if (!j.is_object()) throw InputError(source + ": config must be a JSON object");
     VitConfig c;
     try {
@@ -49,6 +52,7 @@ VitConfig VitConfig::fromJsonText(const std::string& text, const std::string& so
         if (j.contains("image_std")) c.imageStd = j["image_std"].get<std::vector<double>>();
         // num_labels follows id2label when present (HF does the same)
         std::int64_t n = j.value("num_labels", static_cast<std::int64_t>(-1));
+        if (n > kMaxLabels) throw InputError(source + ": num_labels " + std::to_string(n) + " is above " + std::to_string(kMaxLabels));
         if (j.contains("id2label") && j["id2label"].is_object()) {
             const auto& m = j["id2label"];
             if (n < 0) n = static_cast<std::int64_t>(m.size());
@@ -66,6 +70,7 @@ VitConfig VitConfig::fromJsonText(const std::string& text, const std::string& so
             }
         }
         if (n < 0) n = c.numLabels;
+        if (static_cast<std::int64_t>(c.id2label.size()) > kMaxLabels) throw InputError(source + ": more than " + std::to_string(kMaxLabels) + " labels");
         c.numLabels = n;
         c.id2label.resize(static_cast<std::size_t>(n));
         for (std::size_t i = 0; i < c.id2label.size(); ++i)

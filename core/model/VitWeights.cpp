@@ -1,5 +1,6 @@
 #include "model/VitWeights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <future>
@@ -163,10 +164,24 @@ StateDict readStateDict(const std::string& path) {
     if (!fs::exists(path)) throw ModelLoadError(Kind::Unreadable, path + ": file not found");
     if (fs::is_directory(path)) throw ModelLoadError(Kind::Unreadable, path + ": is a directory, expected a weights file");
     const std::string head = readPrefix(path, 9);
-    if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0) return readTorchSave(path);
-    if (head.size() == 9 && head[8] == '{') {
-        StateDict dict;
+    StateDict dict;
+    bool recognised = false;
+    if (head.size() >= 4 && head.compare(0, 4, "PK\x03\x04") == 0) {
+        dict = readTorchSave(path);
+        recognised = true;
+    } else if (head.size() == 9 && head[8] == '{') {
         for (auto& [name, tensor] : io::readSafetensors(path).tensors) dict[name] = tensor;
+        recognised = true;
+    }
+    if (recognised) {
+        if (dict.empty()) throw ModelLoadError(Kind::MissingKey, path + ": holds no tensors");
+        // torch.nn.DataParallel / DistributedDataParallel save every key under "module." (as the CNN loader accepts)
+        const bool wrapped = std::all_of(dict.begin(), dict.end(), [](const auto& kv) { return kv.first.rfind("module.", 0) == 0; });
+        if (wrapped) {
+            StateDict unwrapped;
+            for (auto& [k, v] : dict) unwrapped[k.substr(7)] = v;
+            return unwrapped;
+        }
         return dict;
     }
     if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80)
@@ -188,7 +203,12 @@ VitConfig inferVitConfig(const StateDict& dict, const std::string& source) {
     c.numChannels = patch.size(1);
     c.patchSize = patch.size(2);
     const auto pos = get("embeddings.position_embeddings");
+    if (pos.dim() != 3 || pos.size(0) != 1 || pos.size(1) < 2)
+        throw ModelLoadError(Kind::ShapeMismatch, source + ": position embeddings have shape " + c10::str(pos.sizes()) + ", expected [1, 1 + patches, hidden]");
     const auto grid = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(pos.size(1) - 1))));
+    if (grid * grid != pos.size(1) - 1)
+        throw ModelLoadError(Kind::ShapeMismatch, source + ": " + std::to_string(pos.size(1) - 1) +
+                                                      " patch positions are not a square grid (give the config.json of this model)");
     c.imageSize = grid * c.patchSize;
     std::int64_t layers = 0;
     while (dict.count(kPrefix + "encoder.layer." + std::to_string(layers) + ".layernorm_before.weight") ||
