@@ -69,7 +69,8 @@ void addAiouCommand(CLI::App& app) {
     tr->add_option("--dataset", ta->o.dataset, "waterbirds (class-weighted cross-entropy) | celeba (40-attribute BCE with pos_weight)")
         ->check(CLI::IsMember({"waterbirds", "celeba"}));
     tr->add_option("--root", ta->o.root, "data folder (as for score)")->required();
-    tr->add_option("--arch", ta->o.arch, "resnet18 | resnet50 | resnet50_extended | efficientnet_v2_s | resnet | efficientnet_v2 (with --init: resnet50_extended adds the extended head)");
+    tr->add_option("--arch", ta->o.arch, "resnet18 | resnet50 | resnet50_extended | efficientnet_v2_s | resnet | efficientnet_v2 (with --init: resnet50_extended adds the extended head)")
+        ->check(CLI::IsMember({"resnet18", "resnet50", "resnet50_extended", "efficientnet_v2_s", "resnet", "efficientnet_v2"}));
     tr->add_option("--stage-blocks", ta->o.stageBlocks, "random init of --arch resnet (4 values) / efficientnet_v2 (6): blocks per stage");
     tr->add_option("--stage-widths", ta->o.stageWidths, "random init of --arch resnet (4 widths) / efficientnet_v2 (stem, 6 stages, head)");
     tr->add_option("--init", ta->o.init, "starting weights, e.g. torchvision ImageNet weights (.pth / .safetensors); the classifier is replaced");

@@ -34,6 +34,11 @@ void run(const TrainArgs& a) {
     else if (a.data == "folder") d = data::loadImageFolder(a.root, a.seed);
     else if (a.data == "csv") d = data::loadCsvDataset(a.root, a.seed);
     else throw InputError("--data " + a.data + ": expected celeba, folder or csv");
+    if (d.train.classNames.size() < 2)
+        throw InputError(a.root + ": the data set has " + std::to_string(d.train.classNames.size()) + " class(es); training needs at least two");
+    if (d.train.size() == 0 || d.val.size() == 0)
+        throw InputError(a.root + ": the split gives " + std::to_string(d.train.size()) + " training and " + std::to_string(d.val.size()) +
+                         " validation images; training needs both");
     model::VitModel init;
     if (!a.init.empty()) {
         init = model::loadVitModel(a.init, a.config.empty() ? std::nullopt : std::optional<std::string>(a.config));

@@ -37,6 +37,15 @@ int main(int argc, char** argv) {
         std::cerr << "biasscope-cli: error: " << line.substr(0, line.find('\n')) << "\n";
         return code;
     };
+    if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say "A subcommand is required"
+        bool known = false;
+        std::string names;
+        for (const auto* s : app.get_subcommands([](CLI::App*) { return true; })) {
+            known = known || s->get_name() == argv[1];
+            names += (names.empty() ? "" : ", ") + s->get_name();
+        }
+        if (!known) return fail(std::string("unknown subcommand '") + argv[1] + "' (expected one of " + names + ")", 2);
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -299,7 +299,7 @@ ScoreSummary readScoreSummary(const std::string& path) {
                 s.worstGroupAccuracy = {e["worst_group"]["mean"].get<double>(), e["worst_group"]["std"].get<double>()};
         }
     } catch (const nlohmann::json::exception& e) {
-        throw InputError(path + ": not an Attention-IoU score sidecar (" + e.what() + ")");
+        throw InputError(path + ": not an Attention-IoU score sidecar (" + io::jsonErrorText(e) + ")");
     }
     if (s.mean.size() != s.rows.size() || s.std.size() != s.rows.size())
         throw InputError(path + ": " + std::to_string(s.mean.size()) + " mean rows for " + std::to_string(s.rows.size()) + " groups");

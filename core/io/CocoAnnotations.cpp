@@ -30,39 +30,46 @@ CocoAnnotations readCocoAnnotations(const std::string& path) {
     CocoAnnotations coco;
     coco.source = path;
     std::map<long long, std::string> idToName;
-    try {
-        for (const auto& im : j["images"]) {
-            AnnotatedImage a;
-            a.cocoFileName = im.at("file_name").get<std::string>();
-            a.originalName = im.contains("extra") && im["extra"].contains("name") ? im["extra"]["name"].get<std::string>()
-                                                                                  : originalNameFromRoboflow(a.cocoFileName);
-            a.width = im.at("width").get<int>();
-            a.height = im.at("height").get<int>();
-            const long long id = im.at("id").get<long long>();
-            if (coco.byOriginalName.count(a.originalName))
-                throw Error(path + ": image '" + a.originalName + "' is listed twice");
-            idToName[id] = a.originalName;
-            coco.byOriginalName[a.originalName] = std::move(a);
-        }
-        if (j.contains("annotations")) {
-            for (const auto& an : j["annotations"]) {
-                const long long id = an.at("image_id").get<long long>();
-                auto it = idToName.find(id);
-                if (it == idToName.end())
-                    throw Error(path + ": annotation " + an.value("id", nlohmann::json(-1)).dump() + " refers to unknown image_id " + std::to_string(id));
-                if (!an.contains("segmentation") || !an["segmentation"].is_array())
-                    throw Error(path + ": annotation " + an.value("id", nlohmann::json(-1)).dump() + " has no polygon segmentation (RLE is not supported)");
-                for (const auto& poly : an["segmentation"]) {
-                    Polygon p;
-                    p.xy = poly.get<std::vector<double>>();
-                    if (p.xy.size() < 6 || p.xy.size() % 2 != 0)
-                        throw Error(path + ": a polygon of image '" + it->second + "' has " + std::to_string(p.xy.size()) + " coordinates (needs an even number >= 6)");
-                    coco.byOriginalName[it->second].polygons.push_back(std::move(p));
+    std::size_t i = 0;
+    for (const auto& im : j["images"]) {
+        const std::string w = path + ": images[" + std::to_string(i++) + "]";
+        AnnotatedImage a;
+        a.cocoFileName = jsonString(im, "file_name", w);
+        a.originalName = a.cocoFileName;
+        if (im.contains("extra") && im["extra"].is_object() && im["extra"].contains("name"))
+            a.originalName = jsonString(im["extra"], "name", w + ".extra");
+        else
+            a.originalName = originalNameFromRoboflow(a.cocoFileName);
+        a.width = static_cast<int>(jsonInt(im, "width", w, 1, 100000));
+        a.height = static_cast<int>(jsonInt(im, "height", w, 1, 100000));
+        const long long id = jsonInt(im, "id", w, -(1LL << 53), 1LL << 53);
+        if (coco.byOriginalName.count(a.originalName)) throw Error(path + ": image '" + a.originalName + "' is listed twice");
+        if (idToName.count(id)) throw Error(w + ": id " + std::to_string(id) + " is used twice");
+        idToName[id] = a.originalName;
+        coco.byOriginalName[a.originalName] = std::move(a);
+    }
+    if (j.contains("annotations")) {
+        if (!j["annotations"].is_array()) throw Error(path + ": \"annotations\" must be an array, found " + jsonShort(j["annotations"]));
+        std::size_t n = 0;
+        for (const auto& an : j["annotations"]) {
+            const std::string w = path + ": annotations[" + std::to_string(n++) + "]";
+            const long long id = jsonInt(an, "image_id", w, -(1LL << 53), 1LL << 53);
+            auto it = idToName.find(id);
+            if (it == idToName.end()) throw Error(w + ": refers to unknown image_id " + std::to_string(id));
+            if (!an.contains("segmentation") || !an["segmentation"].is_array())
+                throw Error(w + ": no polygon segmentation (RLE is not supported)");
+            for (const auto& poly : an["segmentation"]) {
+                if (!poly.is_array()) throw Error(w + ": a polygon must be a list of coordinates, found " + jsonShort(poly));
+                Polygon p;
+                for (const auto& x : poly) {
+                    if (!x.is_number()) throw Error(w + ": polygon coordinate " + jsonShort(x) + " of image '" + it->second + "' is not a number");
+                    p.xy.push_back(x.get<double>());
                 }
+                if (p.xy.size() < 6 || p.xy.size() % 2 != 0)
+                    throw Error(path + ": a polygon of image '" + it->second + "' has " + std::to_string(p.xy.size()) + " coordinates (needs an even number >= 6)");
+                coco.byOriginalName[it->second].polygons.push_back(std::move(p));
             }
         }
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path + ": malformed COCO entry: " + e.what());
     }
     return coco;
 }

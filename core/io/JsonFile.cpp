@@ -23,13 +23,21 @@ nlohmann::json parseBounded(std::istream& in, const std::string& where) {
     } catch (const TooDeep&) {
         throw InputError(where + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     } catch (const nlohmann::json::exception& e) {
-        std::string what = e.what();
-        if (const auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos) what = what.substr(p + 2);
-        throw InputError(where + ": not valid JSON: " + what);
+        throw InputError(where + ": not valid JSON: " + jsonErrorText(e));
     }
 }
 
 }  // namespace
+
+std::string jsonErrorText(const nlohmann::json::exception& e) {
+    std::string what = e.what();
+    if (const auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos) what = what.substr(p + 2);
+    if (const auto p = what.find("; last read:"); p != std::string::npos) what = what.substr(0, p);  // never echo the input's bytes
+    for (auto& c : what)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    if (what.size() > 200) what = what.substr(0, 200) + "...";
+    return what;
+}
 
 nlohmann::json readJsonFile(const std::string& path, const std::string& what) {
     std::ifstream in(path);

@@ -27,6 +27,8 @@ std::int64_t jsonInt(const nlohmann::json& obj, const std::string& key, const st
 std::int64_t jsonInt(const nlohmann::json& obj, const std::string& key, const std::string& where, std::int64_t lo, std::int64_t hi, std::int64_t fallback);
 // A finite number in [lo, hi].
 double jsonNumber(const nlohmann::json& obj, const std::string& key, const std::string& where, double lo, double hi, double fallback);
+// The text of a JSON library error for a user: without the "[json.exception.x.N] " tag and the input's bytes.
+std::string jsonErrorText(const nlohmann::json::exception& e);
 // A value's JSON text for messages, cut to 40 characters.
 std::string jsonShort(const nlohmann::json& v);
 

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/JsonFile.h"
+
 namespace biasscope::io {
 
 namespace {
@@ -85,9 +87,13 @@ SafetensorsHeader parseSafetensorsHeader(const std::uint8_t* data, std::size_t s
 
     nlohmann::json json;
     try {
-        json = nlohmann::json::parse(reinterpret_cast<const char*>(data + 8), reinterpret_cast<const char*>(data + 8 + headerLen));
+        auto bound = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+            if (depth > kMaxJsonDepth) throw SafetensorsError(Kind::InvalidJson, source, "header JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+            return true;
+        };
+        json = nlohmann::json::parse(reinterpret_cast<const char*>(data + 8), reinterpret_cast<const char*>(data + 8 + headerLen), bound);
     } catch (const nlohmann::json::exception& e) {
-        throw SafetensorsError(Kind::InvalidJson, source, e.what());
+        throw SafetensorsError(Kind::InvalidJson, source, io::jsonErrorText(e));
     }
     if (!json.is_object()) throw SafetensorsError(Kind::InvalidJson, source, "header is not a JSON object");
 

@@ -76,7 +76,7 @@ VitConfig VitConfig::fromJsonText(const std::string& text, const std::string& so
         for (std::size_t i = 0; i < c.id2label.size(); ++i)
             if (c.id2label[i].empty()) c.id2label[i] = "LABEL_" + std::to_string(i);
     } catch (const nlohmann::json::exception& e) {
-        throw InputError(source + ": config field has the wrong type: " + e.what());
+        throw InputError(source + ": config field has the wrong type: " + io::jsonErrorText(e));
     }
     c.validate(source);
     return c;

@@ -39,7 +39,7 @@ void readTopK(const fs::path& file, std::vector<std::vector<int>>& topK, std::ve
             if (it.value().contains("scores")) scores[static_cast<std::size_t>(layer)] = it.value()["scores"].get<std::vector<double>>();
         }
     } catch (const nlohmann::json::exception& e) {
-        throw Error(file.string() + ": malformed top-k entry: " + e.what());
+        throw Error(file.string() + ": malformed top-k entry: " + io::jsonErrorText(e));
     } catch (const std::logic_error&) {  // std::stoi: not a number, or out of int's range
         throw Error(file.string() + ": layer keys must be integers");
     }
