@@ -217,7 +217,10 @@ void addAiouCommand(CLI::App& app) {
     fig->add_option("--dpi", fa->request.dpi, "raster resolution")->check(inRange(36, 2400));
     fig->add_option("--width", fa->request.width, "inches (3.5 one column, 7 two columns)")->check(inRange(1, 40));
     fig->add_option("--height", fa->request.height, "inches")->check(inRange(1, 40));
-    fig->callback([fa]() { renderAttentionFigure(fa->results, fa->kind, fa->stem.empty() ? "attention-" + fa->kind : fa->stem, fa->request); });
+    fig->callback([fa]() {
+        checkFigureSize(fa->request.width, fa->request.height, fa->request.dpi);
+        renderAttentionFigure(fa->results, fa->kind, fa->stem.empty() ? "attention-" + fa->kind : fa->stem, fa->request);
+    });
 
     auto po = std::make_shared<data::PlantedBiasOptions>();
     auto pout = std::make_shared<std::string>();

@@ -53,6 +53,12 @@ CLI::Validator inOpenRange(double lo, double hi, bool hiInclusive) {
         "NUMBER in " + desc);
 }
 
+void checkFigureSize(double w, double h, double dpi) {
+    if (w * dpi > kMaxFigurePixels || h * dpi > kMaxFigurePixels)
+        throw CLI::ValidationError("--width/--height/--dpi", fmt(w) + " x " + fmt(h) + " in at " + fmt(dpi) + " dpi is " + fmt(std::round(w * dpi)) + " x " +
+                                                              fmt(std::round(h * dpi)) + " pixels; at most " + fmt(kMaxFigurePixels) + " per side");
+}
+
 namespace {
 
 std::mutex gMutex;

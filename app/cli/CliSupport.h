@@ -14,6 +14,11 @@ CLI::Validator inRange(double lo, double hi);
 // Finite and lo < x < hi (open interval), e.g. an MCC in (-1, 1) or a learning rate in (0, 10].
 CLI::Validator inOpenRange(double lo, double hi, bool hiInclusive = false);
 
+// Raster figures of --width x --height inches at --dpi: at most kMaxFigurePixels per side (the largest raster
+// Qt paints reliably is 32767), refused before any work with the pixel size in the message.
+constexpr double kMaxFigurePixels = 20000;
+void checkFigureSize(double widthInches, double heightInches, double dpi);
+
 // Progress on stderr. On a terminal: one line rewritten in place (\r). Otherwise (a log file, Slurm):
 // a line at the first update, at every new stage text's first word, and at most every 30 s.
 // endProgressLine() closes an open \r line before anything else is printed (errors never glue to it).

@@ -39,6 +39,7 @@ MapData toMap(const at::Tensor& t, const std::string& where) {
 }
 
 void run(const FigureArgs& a) {
+    checkFigureSize(a.width, a.height, a.dpi);
     const auto rec = io::readSafetensors(a.record);
     std::map<std::string, at::Tensor> t(rec.tensors.begin(), rec.tensors.end());
     std::set<std::string> available;

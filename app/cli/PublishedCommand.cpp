@@ -32,6 +32,7 @@ struct ConsistencyArgs {
 const char* siteLabel(const std::string& site) { return site == "final" ? "block output" : "post-GELU"; }
 
 void runConsistency(const ConsistencyArgs& a) {
+    checkFigureSize(a.width, a.height, a.dpi);
     const auto sets = study::readPublishedRelevance(a.input);
     std::map<std::string, std::map<std::string, std::vector<analysis::ConsistencyPoint>>> curves;  // set -> site -> layers
     std::ostringstream csv;

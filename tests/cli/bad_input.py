@@ -346,6 +346,9 @@ class Suite:
         self.case("figure --site not stored", fg + ["--site", "zzz"], "--site zzz")
         self.case("figure --target not stored", fg + ["--target", "77"], "'77'")
         self.case("figure format", fg + ["--format", "gif"], "--format")
+        self.case("figure too many pixels", fg + ["--width", "20", "--dpi", "2000"], "pixels")
+        self.case("published figure too many pixels", ["published", "consistency", "--vit-relevance", self.published, "--out", self.w("out", "pc"),
+                                                        "--width", "30", "--dpi", "1000"], "pixels")
         for k in ["empty", "text", "random", "trunc_safetensors"]:
             self.case(f"figure record {k}", ["figure", self.bad[k], "--out", self.w("out", "fig")], self.bad[k])
         nan_rec = self.w("nanrec.safetensors")
