@@ -1,6 +1,8 @@
 #include "io/AtomicFile.h"
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -25,6 +27,31 @@ std::string hostName() {
 }
 
 bool processAlive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+// Fault injection for the interruption tests (tests/cli/interruptions.py): BIASSCOPE_FAULT_INJECT="N:before-rename"
+// ends the process as SIGKILL would (exit 137, no cleanup) when the Nth atomic write of this process has its
+// temporary complete but not renamed; "N:after-rename" right after the Nth file is in place.
+struct FaultPlan {
+    int n = 0;
+    bool beforeRename = false;
+    FaultPlan() {
+        const char* v = std::getenv("BIASSCOPE_FAULT_INJECT");
+        if (!v) return;
+        const std::string s(v);
+        const auto colon = s.find(':');
+        if (colon == std::string::npos) return;
+        n = std::atoi(s.substr(0, colon).c_str());
+        beforeRename = s.substr(colon + 1) == "before-rename";
+    }
+};
+
+void maybeFault(bool beforeRename) {
+    static const FaultPlan plan;
+    static std::atomic<int> writes{0};
+    if (plan.n <= 0) return;
+    if (beforeRename) ++writes;
+    if (writes.load() == plan.n && beforeRename == plan.beforeRename) ::_exit(137);
+}
 
 }  // namespace
 
@@ -77,12 +104,14 @@ void writeFileAtomically(const std::string& path, std::string_view bytes) {
             throw Error(path + ": write failed (disk full?)");
         }
     }
+    maybeFault(true);
     std::error_code ec;
     fs::rename(tmp, target, ec);
     if (ec) {
         std::remove(tmp.c_str());
         throw Error(path + ": cannot move finished file into place: " + ec.message());
     }
+    maybeFault(false);
 }
 
 }  // namespace biasscope::io
