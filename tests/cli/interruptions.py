@@ -126,7 +126,7 @@ class Interruptions:
         folder = os.path.join(self.work, "folder")
         for c in "ab":
             os.makedirs(os.path.join(folder, c))
-            for i in range(4):
+            for i in range(10):
                 shutil.copy(img, os.path.join(folder, c, f"{c}{i}.png"))
         failures += self.scenario("train", lambda out: ["train", "--data", "folder", "--root", folder, "--config", os.path.join(vit, "config.json"),
                                                         "--mode", "full", "--epochs", "2", "--batch", "4", "--workers", "1", "--threads", "1",
