@@ -34,7 +34,13 @@ void runLrp(const LrpArgs& a) {
     opt.rule = explain::parseAttentionRule(a.rule);
     opt.readout = explain::parseReadout(a.readout);
     opt.sites.clear();
-    for (const auto& s : a.sites) opt.sites.push_back(explain::parseSite(s));
+    for (const auto& s : a.sites) {
+        try {
+            opt.sites.push_back(explain::parseSite(s));
+        } catch (const Error& e) {
+            throw InputError("--site " + s + ": " + e.what());
+        }
+    }
     opt.gamma = {a.gamma, a.gammaConv, a.gammaLinear};
     configureCpuThreads(a.threads);
     const c10::Device device = resolveDevice(a.device);

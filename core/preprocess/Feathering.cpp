@@ -1,5 +1,6 @@
 #include "preprocess/Feathering.h"
 
+#include <cmath>
 #include <algorithm>
 #include <filesystem>
 
@@ -114,7 +115,17 @@ FeatheringReport featherDirectory(const std::string& imagesDir, const std::strin
                                 " but the image file is " + std::to_string(image.cols) + "x" + std::to_string(image.rows));
                 checkPolygons(*a, annotationsPath);
                 mask = polygonMask(image.cols, image.rows, a->polygons);
-                if (cv::countNonZero(mask) == 0)
+                double area = 0;  // shoelace: a degenerate polygon rasterises to a line or a dot, not a face
+                for (const auto& p : a->polygons) {
+                    double s = 0;
+                    const std::size_t n = p.xy.size() / 2;
+                    for (std::size_t i = 0; i < n; ++i) {
+                        const std::size_t j = (i + 1) % n;
+                        s += p.xy[2 * i] * p.xy[2 * j + 1] - p.xy[2 * j] * p.xy[2 * i + 1];
+                    }
+                    area += std::abs(s) / 2;
+                }
+                if (area < 1.0 || cv::countNonZero(mask) == 0)
                     throw Error(annotationsPath + ": the polygons of '" + name + "' cover no pixel (zero area); the feathered image would be all background");
             } else {
                 const fs::path mp = fs::path(masksDir) / (f.stem().string() + ".png");
