@@ -268,6 +268,7 @@ CnnTrainResult trainCnn(const model::CnnModel& init, const CnnTrainData& data, c
     std::vector<std::string> deviations = o.deviations;
     if (o.transform.flip > 0) deviations.push_back("horizontal flip applied (p = 0.5): the published transform discards its flip (reference section 11.4)");
     res["deviations"] = deviations;
+    io::writeFileAtomically((fs::path(o.outDir) / "metrics.csv").string(), metricsCsv(r.history));  // as in Trainer.cpp
     io::writeFileAtomically((fs::path(o.outDir) / "result.json").string(), res.dump(2));
     return r;
 }

@@ -46,6 +46,20 @@ const at::Tensor& ResumePoint::tensor(const std::string& key) const {
     return it->second;
 }
 
+namespace {
+
+// Checkpoints the state does not name: older epochs, or one written by a run killed before its state
+void removeUncommittedCheckpoints(const std::string& lastDir, const std::string& keep) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(lastDir, ec)) {
+        const std::string f = e.path().filename().string();
+        if (f != keep && f.rfind("checkpoint", 0) == 0 && e.path().extension() == ".safetensors") fs::remove(e.path(), ec);
+    }
+}
+
+}  // namespace
+
 std::optional<ResumePoint> readResumePoint(const std::string& lastDir, const std::string& optionsKey) {
     namespace fs = std::filesystem;
     const fs::path stateFile = fs::path(lastDir) / "state.json";
@@ -69,6 +83,7 @@ std::optional<ResumePoint> readResumePoint(const std::string& lastDir, const std
         throw InputError(r.checkpointPath + ": not the checkpoint " + stateFile.string() + " commits (SHA-256 differs); remove " + lastDir + " to start over");
     auto rec = io::readSafetensors(r.checkpointPath);
     r.tensors.insert(rec.tensors.begin(), rec.tensors.end());
+    removeUncommittedCheckpoints(lastDir, fs::path(r.checkpointPath).filename().string());
     return r;
 }
 
@@ -85,10 +100,7 @@ void writeResumePoint(const std::string& lastDir, const std::vector<std::pair<st
     committed["checkpoint"] = name;
     committed["checkpoint_sha256"] = io::sha256FileHex(path);
     io::writeFileAtomically((fs::path(lastDir) / "state.json").string(), committed.dump(2));
-    for (const auto& e : fs::directory_iterator(lastDir)) {  // older (or uncommitted) checkpoints
-        const std::string f = e.path().filename().string();
-        if (f != name && f.rfind("checkpoint", 0) == 0 && e.path().extension() == ".safetensors") fs::remove(e.path());
-    }
+    removeUncommittedCheckpoints(lastDir, name);
 }
 
 void reportTrainingStep(const JobControl& job, const TrainCallbacks& cb, int epoch, int epochs, int step, std::size_t steps, double meanLoss, double seen,

@@ -334,6 +334,9 @@ TrainResult trainClassifier(const model::VitModel& init, const data::DatasetSpli
                        {"unreadable_images", r.unreadable.size()},
                        {"feature_cache_seconds", r.featureCacheSeconds},
                        {"options_key", key}};
+    // metrics.csv again from the committed history: a run killed after its last state but before the table's
+    // rename resumes with nothing left to train and must still leave the whole table
+    io::writeFileAtomically((fs::path(o.outDir) / "metrics.csv").string(), metricsCsv(r.history));
     io::writeFileAtomically((fs::path(o.outDir) / "result.json").string(), res.dump(2));
     std::string un;
     for (const auto& [f, why] : r.unreadable) un += f + "\t" + why + "\n";

@@ -7,6 +7,7 @@
 // "Spread"; the data design is colour cue 0.2, plain share 0.1). The measures come from the fixture
 // tests that built the models (study::measureDemoCached). The three-level rise 0.5 / 0.8 / 0.95 is
 // TestPlantedBiasGradient.
+#include <cmath>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 #include <algorithm>
@@ -214,10 +215,15 @@ private slots:
             gradcam[b] = {r.aggregate.mean[2][0], r.aggregate.mean[2][1]};
             qInfo("bias %.2f: GradCAM mask score (all groups, 3 models) background %.3f bird %.3f", b / 100.0, gradcam[b].first, gradcam[b].second);
         }
-        QVERIFY2(gradcam[95].first > gradcam[50].first + kGradCamBackgroundRise, report("GradCAM background 0.95 vs 0.5", gradcam[95].first, gradcam[50].first));
-        // the bird score is reported, not asserted: it fell on Debian 12 and the wheel (by 0.08 and 0.12) but
-        // rose on Debian 13's LibTorch 2.6 (0.337 -> 0.365), so GradCAM at block -2 does not robustly show the
-        // object's loss on this demo (the relevance map's object IoU above does, on every build)
+        // Both GradCAM scores are reported, not asserted (docs/demo.md, "Spread"): the background score rose on
+        // every kernel and build of an Intel Xeon and under Nehalem, Prescott and Sandybridge kernels on an AMD
+        // EPYC, but fell with the EPYC's default Zen kernels (0.576 -> 0.538); the bird score fell on Debian 12
+        // and the wheel but rose on Debian 13 (0.337 -> 0.365). GradCAM at block -2 of this small ViT does not
+        // robustly show the planted bias; the relevance maps' Attention-IoU above does, everywhere measured.
+        // What is asserted of it: the pipeline gives scores in [0, 1] for both levels.
+        for (int b : {50, 95})
+            for (double v : {gradcam[b].first, gradcam[b].second})
+                QVERIFY2(std::isfinite(v) && v >= 0 && v <= 1, report("GradCAM mask score", v, 1.0));
     }
 
 private:
@@ -234,7 +240,6 @@ private:
     static constexpr double kConceptRise = 0.2;                 // 0.414
     static constexpr double kIouBackgroundRise = 0.15;          // 0.289
     static constexpr double kIouObjectFall = 0.06;              // 0.134
-    static constexpr double kGradCamBackgroundRise = 0.03;      // 0.125
 };
 
 BIASSCOPE_REGISTER_TEST(TestPlantedBiasDemo)
