@@ -1,6 +1,7 @@
 #include "io/AtomicFile.h"
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <chrono>

@@ -5,6 +5,7 @@
 #include <QtTest/QtTest>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sys/wait.h>
 #include <unistd.h>
 
