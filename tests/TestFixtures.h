@@ -4,6 +4,7 @@
 // folder over the tiny test ViT with a 2-class "gender" head.
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,16 @@ std::string errorOf(F f) {
         return e.what();
     }
     return {};
+}
+
+// A file with exactly these bytes (replaced), and a file's bytes.
+inline void writeBytes(const std::filesystem::path& p, const std::string& s) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << s;
+}
+inline std::string readBytes(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // ResNet with one BasicBlock per stage, widths 8/16/16/16: trains in seconds on 32-64 px images.

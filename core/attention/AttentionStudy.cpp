@@ -179,21 +179,25 @@ std::string modelContentKey(const std::string& path) {
     return io::sha256Hex(all);
 }
 
+// The options that change a map or a score, as the per-model key and the sidecar record them.
+nlohmann::json scoreOptionsJson(const AttentionRunOptions& o) {
+    return {{"score", o.score == ScoreKind::Mask ? "mask" : "heatmap"},
+            {"map", mapLabel(o.map)},
+            {"dataset", o.dataset},
+            {"split", o.split},
+            {"attribute", o.attribute},
+            {"confounder", o.confounder},
+            {"size", o.size},
+            {"vit_layer", o.vitLayer},
+            {"positive_scores", o.positiveScores}};
+}
+
 // Everything that determines one model's per-image table: the model's content, every option that changes a
 // map or a score, and the image list with its labels and groups. A resumed table must carry this key.
 std::string perModelKey(const AttentionRunOptions& o, const DataView& v, const std::string& modelPath) {
-    nlohmann::json j;
+    nlohmann::json j = scoreOptionsJson(o);
     j["format"] = "biasscope.aiou-per-model.v2";
     j["model_sha256"] = modelContentKey(modelPath);
-    j["dataset"] = o.dataset;
-    j["score"] = o.score == ScoreKind::Mask ? "mask" : "heatmap";
-    j["map"] = mapLabel(o.map);
-    j["attribute"] = o.attribute;
-    j["confounder"] = o.confounder;
-    j["split"] = o.split;
-    j["size"] = o.size;
-    j["vit_layer"] = o.vitLayer;
-    j["positive_scores"] = o.positiveScores;
     std::string images;
     for (const auto& it : v.items) images += it.image + "|" + it.mask + "|" + std::to_string(it.label) + "|" + std::to_string(it.conf) + "|" + std::to_string(it.group) + "\n";
     j["images_sha256"] = io::sha256Hex(images);
@@ -433,17 +437,10 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
     r.csvPath = (fs::path(o.outDir) / (stem + ".csv")).string();
     r.sidecarPath = (fs::path(o.outDir) / (stem + ".json")).string();
     io::writeFileAtomically(r.csvPath, v.waterbirds ? waterbirdsCsv(r.aggregate) : celebCsv(r.aggregate));
-    nlohmann::json j;
-    j["score"] = o.score == ScoreKind::Mask ? "mask" : "heatmap";
-    j["map"] = mapLabel(o.map);
+    nlohmann::json j = scoreOptionsJson(o);  // + vit_layer and positive_scores since the resume key (they change the maps)
     if (o.map != MapKind::GradCam)
         j["map_note"] = "LRP input heatmap of the explained output, positive part, min-max scaled (negative relevance dropped as GradCAM's ReLU drops it)";
-    j["dataset"] = o.dataset;
     j["root"] = o.root;
-    j["split"] = o.split;
-    j["attribute"] = o.attribute;
-    j["confounder"] = o.confounder;
-    j["size"] = o.size;
     j["target"] = v.waterbirds ? "predicted class" : (o.positiveScores ? "z_t" : "|z_t|");
     j["tag"] = v.tag;
     j["rows"] = v.rows;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "TestFixtures.h"
 #include "TestRegistry.h"
 #include "io/HashCache.h"
 #include "io/Sha256.h"
@@ -15,10 +16,7 @@ using namespace biasscope;
 namespace fs = std::filesystem;
 
 namespace {
-void writeBytes(const fs::path& p, const std::string& s) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << s;
-}
+using test::writeBytes;
 std::vector<fs::path> entries(const fs::path& cache) {
     std::vector<fs::path> v;
     if (fs::exists(cache / "sha256"))

@@ -11,6 +11,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "TestFixtures.h"
 #include "TestRegistry.h"
 #include "common/Error.h"
 #include "io/AtomicFile.h"
@@ -20,25 +21,9 @@
 using namespace biasscope;
 namespace fs = std::filesystem;
 
-namespace {
-void writeBytes(const fs::path& p, const std::string& s) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << s;
-}
-std::string readBytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-template <class F>
-std::string errorOf(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-}  // namespace
+using test::errorOf;
+using test::readBytes;
+using test::writeBytes;
 
 class TestInputFiles : public QObject {
     Q_OBJECT
