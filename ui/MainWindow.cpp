@@ -305,22 +305,24 @@ void MainWindow::showTab(int index) { tabs_->setCurrentIndex(index); }
 int MainWindow::currentTab() const { return tabs_->currentIndex(); }
 
 void MainWindow::saveProject(const QString& path) const {
-    QJsonObject p;
-    p["format"] = "biasscope.project.v1";
-    p["tab"] = tabs_->currentIndex();
-    p["explorer"] = explorer_->saveState();
+    ProjectFile p;
+    p.tab = tabs_->currentIndex();
+    p.explorer = explorer_->saveState();
     const auto a = attention_->request();
-    QJsonArray models;
-    for (const auto& m : a.models) models.append(QString::fromStdString(m));
-    p["attention"] = QJsonObject{{"dataset", QString::fromStdString(a.dataset)}, {"root", QString::fromStdString(a.root)}, {"models", models},
-                                 {"map", attention::mapLabel(a.map)},              {"score", a.score == attention::ScoreKind::Mask ? "mask" : "heatmap"},
-                                 {"attribute", QString::fromStdString(a.attribute)}, {"confounder", QString::fromStdString(a.confounder)},
-                                 {"split", QString::fromStdString(a.split)},         {"size", a.size},
-                                 {"out", QString::fromStdString(a.outDir)}};
-    p["relevance"] = QJsonObject{{"model", state_->modelPath}, {"image", state_->imagePath}, {"device", state_->device}};
-    p["settings"] = QJsonObject{{"device", settings_.device}, {"threads", settings_.threads}, {"cache_dir", settings_.cacheDir}};
-    QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(p).toJson()) < 0 || !f.commit()) throw Error(path.toStdString() + ": could not write the project");
+    for (const auto& m : a.models) p.attention.models.push_back(QString::fromStdString(m));
+    p.attention.dataset = QString::fromStdString(a.dataset);
+    p.attention.root = QString::fromStdString(a.root);
+    p.attention.map = attention::mapLabel(a.map);
+    p.attention.score = a.score == attention::ScoreKind::Mask ? "mask" : "heatmap";
+    p.attention.attribute = QString::fromStdString(a.attribute);
+    p.attention.confounder = QString::fromStdString(a.confounder);
+    p.attention.split = QString::fromStdString(a.split);
+    p.attention.size = a.size;
+    p.attention.out = QString::fromStdString(a.outDir);
+    p.relevance = {state_->modelPath, state_->imagePath, state_->device};
+    p.hasSettings = true;
+    p.settings = {settings_.device, settings_.cacheDir, settings_.threads};
+    writeProjectFile(path, p);
     QSettings settings("BiasScope", "BiasScope");
     QStringList recent = settings.value("recentProjects").toStringList();
     recent.removeAll(path);
@@ -336,38 +338,28 @@ void MainWindow::openProject(const QString& path) {
         recent.prepend(path);
         settings.setValue("recentProjects", recent.mid(0, 10));
     }
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) throw InputError(path.toStdString() + ": cannot open the project");
-    QJsonParseError err{};
-    const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
-    if (err.error != QJsonParseError::NoError || !doc.isObject()) throw InputError(path.toStdString() + ": not a project file (" + err.errorString().toStdString() + ")");
-    const QJsonObject p = doc.object();
-    if (p.value("format").toString() != "biasscope.project.v1") throw InputError(path.toStdString() + ": not a BiasScope project (format)");
-    const QJsonObject a = p.value("attention").toObject();
+    // read and check the whole file first: a bad project changes nothing in the window
+    const ProjectFile p = readProjectFile(path);
+    if (p.tab >= tabs_->count())
+        throw InputError(QString("%1: 'tab' is %2, the window has %3 tabs (0..%4)").arg(path).arg(p.tab).arg(tabs_->count()).arg(tabs_->count() - 1).toStdString());
     attention::AttentionRunOptions o;
-    o.dataset = a.value("dataset").toString("waterbirds").toStdString();
-    o.root = a.value("root").toString().toStdString();
-    for (const auto& m : a.value("models").toArray()) o.models.push_back(m.toString().toStdString());
-    const QString map = a.value("map").toString("GradCAM");
-    o.map = map == "AttnLRP" ? attention::MapKind::AttnLrp : map == "CPLRP" ? attention::MapKind::CpLrp : attention::MapKind::GradCam;
-    o.score = a.value("score").toString() == "heatmap" ? attention::ScoreKind::Heatmap : attention::ScoreKind::Mask;
-    o.attribute = a.value("attribute").toString().toStdString();
-    o.confounder = a.value("confounder").toString("Male").toStdString();
-    o.split = a.value("split").toString("test").toStdString();
-    o.size = a.value("size").toInt(224);
-    o.outDir = a.value("out").toString().toStdString();
+    o.dataset = p.attention.dataset.toStdString();
+    o.root = p.attention.root.toStdString();
+    for (const auto& m : p.attention.models) o.models.push_back(m.toStdString());
+    o.map = p.attention.map == "AttnLRP" ? attention::MapKind::AttnLrp : p.attention.map == "CPLRP" ? attention::MapKind::CpLrp : attention::MapKind::GradCam;
+    o.score = p.attention.score == "heatmap" ? attention::ScoreKind::Heatmap : attention::ScoreKind::Mask;
+    o.attribute = p.attention.attribute.toStdString();
+    o.confounder = p.attention.confounder.toStdString();
+    o.split = p.attention.split.toStdString();
+    o.size = p.attention.size;
+    o.outDir = p.attention.out.toStdString();
     attention_->setRequest(o);
-    if (p.contains("settings")) {
-        const QJsonObject st = p.value("settings").toObject();
-        applySettings({st.value("device").toString("auto"), st.value("threads").toInt(0), st.value("cache_dir").toString()});
-    }
-    const QJsonObject r = p.value("relevance").toObject();
-    if (!r.value("device").toString().isEmpty()) setDevice(r.value("device").toString());
-    if (!r.value("image").toString().isEmpty()) openImage(r.value("image").toString());
-    if (!r.value("model").toString().isEmpty()) openModel(r.value("model").toString());
-    const QJsonObject e = p.value("explorer").toObject();
-    if (!e.value("store").toString().isEmpty()) explorer_->restoreState(e);
-    tabs_->setCurrentIndex(p.value("tab").toInt(0));
+    if (p.hasSettings) applySettings({p.settings.device, p.settings.threads, p.settings.cacheDir});
+    if (!p.relevance.device.isEmpty()) setDevice(p.relevance.device);
+    if (!p.relevance.image.isEmpty()) openImage(p.relevance.image);
+    if (!p.relevance.model.isEmpty()) openModel(p.relevance.model);
+    if (!p.explorer.store.isEmpty()) explorer_->restoreState(p.explorer);
+    tabs_->setCurrentIndex(p.tab);
 }
 
 void MainWindow::showError(const QString& message) {

@@ -1110,73 +1110,71 @@ void StudyExplorer::redrawAll() {
     redrawProfile();
 }
 
-QJsonObject StudyExplorer::saveState() const {
-    QJsonObject s;
-    s["store"] = storeDir();
-    s["set_filter"] = setBox_->currentData().toString();
-    s["min_confidence"] = minConfBox_->value();
-    s["image"] = image_ >= 0 && store_ ? QString::fromStdString(store_->images()[static_cast<std::size_t>(image_)].set + "/" +
-                                                                 store_->images()[static_cast<std::size_t>(image_)].stem)
-                                       : QString();
-    s["target"] = currentTarget();
-    s["site"] = currentSite();
-    s["layer"] = currentLayer();
-    s["neuron"] = QJsonArray{neuronLayer_, neuron_};
-    s["limits"] = limitsBox_->currentData().toString();
-    s["fixed_limit"] = fixedLimitBox_->value();
-    s["percentile"] = percentileBox_->value();
-    s["alpha"] = alphaSlider_->value();
-    s["grayscale"] = grayBox_->isChecked();
-    s["bilinear"] = smoothBox_->isChecked();
-    s["top_k"] = topKBox_->value();
-    s["max_q"] = maxQBox_->value();
-    s["table_layer"] = tableLayerBox_->value();
-    s["search"] = searchEdit_->text();
-    s["similarity_set"] = simSetBox_->currentText();
-    s["significance_style"] = styleBox_->currentData().toString();
-    s["sem"] = semBox_->isChecked();
-    s["analysis_tab"] = analysisTabs_->currentIndex();
+ExplorerState StudyExplorer::saveState() const {
+    ExplorerState s;
+    s.store = storeDir();
+    s.setFilter = setBox_->currentData().toString();
+    s.minConfidence = minConfBox_->value();
+    s.image = image_ >= 0 && store_ ? QString::fromStdString(store_->images()[static_cast<std::size_t>(image_)].set + "/" +
+                                                              store_->images()[static_cast<std::size_t>(image_)].stem)
+                                    : QString();
+    s.target = currentTarget();
+    s.site = currentSite();
+    s.layer = currentLayer();
+    s.neuronLayer = neuronLayer_;
+    s.neuron = neuron_;
+    s.limits = limitsBox_->currentData().toString();
+    s.fixedLimit = fixedLimitBox_->value();
+    s.percentile = percentileBox_->value();
+    s.alpha = alphaSlider_->value();
+    s.grayscale = grayBox_->isChecked();
+    s.bilinear = smoothBox_->isChecked();
+    s.topK = topKBox_->value();
+    s.maxQ = maxQBox_->value();
+    s.tableLayer = tableLayerBox_->value();
+    s.search = searchEdit_->text();
+    s.similaritySet = simSetBox_->currentText();
+    s.significanceStyle = styleBox_->currentData().toString();
+    s.sem = semBox_->isChecked();
+    s.analysisTab = analysisTabs_->currentIndex();
     return s;
 }
 
-void StudyExplorer::restoreState(const QJsonObject& s) {
+void StudyExplorer::restoreState(const ExplorerState& s) {
     pendingState_ = s;
-    const QString store = s.value("store").toString();
-    if (!store.isEmpty() && store != storeDir()) {
-        openStore(store);  // the rest follows in applyPendingState()
+    if (!s.store.isEmpty() && s.store != storeDir()) {
+        openStore(s.store);  // the rest follows in applyPendingState()
         return;
     }
     applyPendingState();
 }
 
 void StudyExplorer::applyPendingState() {
-    if (pendingState_.isEmpty() || !store_) return;
-    const QJsonObject s = pendingState_;
-    pendingState_ = {};
-    limitsBox_->setCurrentIndex(std::max(0, limitsBox_->findData(s.value("limits").toString("image"))));
-    fixedLimitBox_->setValue(s.value("fixed_limit").toDouble(1.0));
-    percentileBox_->setValue(s.value("percentile").toDouble(99.5));
-    alphaSlider_->setValue(s.value("alpha").toInt(60));
-    grayBox_->setChecked(s.value("grayscale").toBool(true));
-    smoothBox_->setChecked(s.value("bilinear").toBool(false));
-    topKBox_->setValue(s.value("top_k").toInt(5));
-    maxQBox_->setValue(s.value("max_q").toDouble(0.05));
-    styleBox_->setCurrentIndex(std::max(0, styleBox_->findData(s.value("significance_style").toString("hide"))));
-    semBox_->setChecked(s.value("sem").toBool(false));
-    simSetBox_->setCurrentText(s.value("similarity_set").toString());
-    analysisTabs_->setCurrentIndex(s.value("analysis_tab").toInt(0));
-    selectSite(s.value("site").toString());
-    selectTarget(s.value("target").toString());
-    selectLayer(s.value("layer").toInt());
-    setMinConfidence(s.value("min_confidence").toDouble(0));
-    setSetFilter(s.value("set_filter").toString());
-    const QString image = s.value("image").toString();
+    if (!pendingState_ || !store_) return;
+    const ExplorerState s = *pendingState_;
+    pendingState_.reset();
+    limitsBox_->setCurrentIndex(std::max(0, limitsBox_->findData(s.limits)));
+    fixedLimitBox_->setValue(s.fixedLimit);
+    percentileBox_->setValue(s.percentile);
+    alphaSlider_->setValue(s.alpha);
+    grayBox_->setChecked(s.grayscale);
+    smoothBox_->setChecked(s.bilinear);
+    topKBox_->setValue(s.topK);
+    maxQBox_->setValue(s.maxQ);
+    styleBox_->setCurrentIndex(std::max(0, styleBox_->findData(s.significanceStyle)));
+    semBox_->setChecked(s.sem);
+    simSetBox_->setCurrentText(s.similaritySet);
+    analysisTabs_->setCurrentIndex(s.analysisTab);
+    selectSite(s.site);
+    selectTarget(s.target);
+    selectLayer(s.layer);
+    setMinConfidence(s.minConfidence);
+    setSetFilter(s.setFilter);
     for (std::size_t i = 0; i < store_->images().size(); ++i)
-        if (QString::fromStdString(store_->images()[i].set + "/" + store_->images()[i].stem) == image) selectImage(static_cast<int>(i));
-    tableLayerBox_->setValue(s.value("table_layer").toInt(-1));
-    searchEdit_->setText(s.value("search").toString());
-    const QJsonArray n = s.value("neuron").toArray();
-    if (n.size() == 2 && n[1].toInt() >= 0) selectNeuron(n[0].toInt(), n[1].toInt());
+        if (QString::fromStdString(store_->images()[i].set + "/" + store_->images()[i].stem) == s.image) selectImage(static_cast<int>(i));
+    tableLayerBox_->setValue(s.tableLayer);
+    searchEdit_->setText(s.search);
+    if (s.neuron >= 0) selectNeuron(s.neuronLayer, s.neuron);
 }
 
 }  // namespace biasscope::ui

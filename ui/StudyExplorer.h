@@ -19,6 +19,9 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
+
+#include "ProjectFile.h"
 
 class QCheckBox;
 class QComboBox;
@@ -72,8 +75,8 @@ public:
     void setSetFilter(const QString& set);  // empty: all sets
     void setMinConfidence(double c);
 
-    QJsonObject saveState() const;
-    void restoreState(const QJsonObject& state);  // opens the store if it is another one (storeOpened, then the rest)
+    ExplorerState saveState() const;
+    void restoreState(const ExplorerState& state);  // opens the store if it is another one (storeOpened, then the rest)
 
     // state for tests and benchmarks
     int visibleImages() const;
@@ -128,7 +131,7 @@ private:
     std::vector<float> heat_;
     int heatW_ = 0, heatH_ = 0;
     QString cursor_;
-    QJsonObject pendingState_;
+    std::optional<ExplorerState> pendingState_;
     std::shared_ptr<int> generation_;  // invalidates results of superseded worker jobs
     std::shared_ptr<std::atomic<int>> profileRequest_;  // the latest neuron-profile request
     QThreadPool* profilePool_ = nullptr;

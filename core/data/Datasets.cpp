@@ -104,6 +104,20 @@ DatasetSplits splitStratified(const LabelledImages& all, std::uint64_t seed) {
 
 }  // namespace
 
+std::map<std::string, int> readCelebAPartition(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path + ": cannot open the partition file");
+    std::map<std::string, int> split;
+    std::string line;
+    for (std::size_t n = 1; std::getline(in, line); ++n) {
+        const auto f = splitWs(line);
+        if (f.empty()) continue;
+        if (f.size() != 2 || (f[1] != "0" && f[1] != "1" && f[1] != "2")) throw InputError(where(path, n) + ": expected '<file> 0|1|2'");
+        if (!split.emplace(f[0], f[1][0] - '0').second) throw InputError(where(path, n) + ": '" + f[0].substr(0, 200) + "' listed twice");
+    }
+    return split;
+}
+
 DatasetSplits loadCelebA(const std::string& root, const std::string& attribute, std::uint64_t seed, bool usePartition) {
     const fs::path attrFile = fs::path(root) / "list_attr_celeba.txt";
     const fs::path imageDir = fs::path(root) / "img_align_celeba";
@@ -122,15 +136,7 @@ DatasetSplits loadCelebA(const std::string& root, const std::string& attribute, 
         if (!fs::exists(f)) throw InputError(f + ": listed in " + attrFile.string() + " but not on disk");
     const fs::path part = fs::path(root) / "list_eval_partition.txt";
     if (!usePartition || !fs::exists(part)) return splitStratified(all, seed);
-    std::ifstream in(part);
-    std::map<std::string, int> split;
-    std::string line;
-    for (std::size_t n = 1; std::getline(in, line); ++n) {
-        const auto f = splitWs(line);
-        if (f.empty()) continue;
-        if (f.size() != 2 || (f[1] != "0" && f[1] != "1" && f[1] != "2")) throw InputError(where(part.string(), n) + ": expected '<file> 0|1|2'");
-        split[f[0]] = f[1][0] - '0';
-    }
+    const std::map<std::string, int> split = readCelebAPartition(part.string());
     std::vector<std::size_t> idx[3];
     for (std::size_t i = 0; i < a.files.size(); ++i) {
         auto s = split.find(a.files[i]);

@@ -3,6 +3,7 @@
 // list_eval_partition.txt), a class-per-folder tree, and a CSV of (path, label). Malformed files give
 // errors naming the file and line.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct CelebAAttributes {
 
 // list_attr_celeba.txt: line 1 the image count, line 2 the attribute names, then "file v1 ... vN".
 CelebAAttributes readCelebAAttributes(const std::string& path);
+
+// list_eval_partition.txt: "file 0|1|2" per line (train / val / test); a file listed twice is an error.
+std::map<std::string, int> readCelebAPartition(const std::string& path);
 
 // Deterministic stratified split: per class, a seeded shuffle, then the first `train` fraction, the
 // next `val` fraction, the rest test (each class keeps its ratio in every split, to rounding).

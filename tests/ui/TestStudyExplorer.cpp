@@ -163,7 +163,7 @@ private slots:
         QCOMPARE(e2->currentSite(), QString("final"));
         QCOMPARE(e2->currentLayer(), e->currentLayer());
         QCOMPARE(e2->currentNeuron(), 3);
-        QCOMPARE(e2->saveState(), e->saveState());
+        QCOMPARE(ui::explorerStateToJson(e2->saveState()), ui::explorerStateToJson(e->saveState()));
 
         // a file that is not a project: refused with its name, the window keeps its state
         {
@@ -178,6 +178,35 @@ private slots:
             QVERIFY2(QString(ex.what()).contains("bad.biasscope.json"), ex.what());
         }
         QCOMPARE(e2->currentImage(), 27);
+        // each known key is typed and bounded: refused with the file and the key, nothing applied
+        const std::pair<const char*, const char*> badKeys[] = {
+            {R"({"format": "biasscope.project.v1", "tab": 99})", "'tab'"},
+            {R"({"format": "biasscope.project.v1", "tab": 1.5})", "'tab'"},
+            {R"({"format": "biasscope.project.v1", "attention": {"size": 100000}})", "'attention.size'"},
+            {R"({"format": "biasscope.project.v1", "attention": {"map": "lime"}})", "'attention.map'"},
+            {R"({"format": "biasscope.project.v1", "attention": {"models": [3]}})", "'attention.models'"},
+            {R"({"format": "biasscope.project.v1", "explorer": {"store": 5}})", "'explorer.store'"},
+            {R"({"format": "biasscope.project.v1", "explorer": {"neuron": [0]}})", "'explorer.neuron'"},
+            {R"({"format": "biasscope.project.v1", "explorer": {"percentile": 1e300}})", "'explorer.percentile'"},
+            {R"({"format": "biasscope.project.v1", "settings": {"threads": -1}})", "'settings.threads'"},
+            {R"({"format": "biasscope.project.v1", "relevance": []})", "'relevance'"},
+            {R"({"format": "biasscope.project.v1", )", "JSON"},
+        };
+        for (const auto& [text, key] : badKeys) {
+            {
+                QFile bad(tmp_.filePath("bad.biasscope.json"));
+                QVERIFY(bad.open(QIODevice::WriteOnly | QIODevice::Truncate));
+                bad.write(text);
+            }
+            try {
+                w2.openProject(tmp_.filePath("bad.biasscope.json"));
+                QFAIL(text);
+            } catch (const InputError& ex) {
+                QVERIFY2(QString(ex.what()).contains("bad.biasscope.json") && QString(ex.what()).contains(key), ex.what());
+            }
+            QCOMPARE(e2->currentImage(), 27);
+            QCOMPARE(w2.currentTab(), 3);
+        }
         // a folder that is not a store: refused, the open store stays
         e->openStore(tmp_.path());
         QVERIFY(opened.wait(30000));
