@@ -113,6 +113,16 @@ private slots:
         ok << "2\nSmiling Male Young\n000000.jpg 1 -1 1\n000001.jpg 1 1 1\n";
         ok.close();
         expectError([&] { data::loadCelebA(root.string(), "Male", 42); }, "list_eval_partition.txt:2: expected '<file> 0|1|2'");
+        std::ofstream twice(root / "list_eval_partition.txt");
+        twice << "000000.jpg 0\n000001.jpg 1\n000000.jpg 2\n";  // was: the last line won silently
+        twice.close();
+        expectError([&] { data::loadCelebA(root.string(), "Male", 42); }, "list_eval_partition.txt:3: '000000.jpg' listed twice");
+        std::ofstream good(root / "list_eval_partition.txt");
+        good << "000000.jpg 0\n000001.jpg 2\n";
+        good.close();
+        const auto split = data::readCelebAPartition((root / "list_eval_partition.txt").string());
+        QCOMPARE(split.size(), std::size_t(2));
+        QCOMPARE(split.at("000001.jpg"), 2);
     }
 
     void csvDatasetWithNamedLabelsAndSplits() {
