@@ -216,7 +216,12 @@ ProjectFile readProjectFile(const QString& path) {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) throw InputError((path + ": cannot open the project (" + f.errorString() + ")").toStdString());
     if (f.size() > kMaxProjectBytes) throw InputError(QString("%1: %2 bytes, a project file is at most 16 MiB").arg(path).arg(f.size()).toStdString());
-    const QByteArray bytes = f.read(kMaxProjectBytes + 1);
+    QByteArray bytes;  // read in pieces: a buffer of the whole limit per call would cost 16 MiB each time
+    while (bytes.size() <= kMaxProjectBytes) {
+        const QByteArray piece = f.read(1 << 16);
+        if (piece.isEmpty()) break;
+        bytes += piece;
+    }
     if (bytes.size() > kMaxProjectBytes) throw InputError(QString("%1: over 16 MiB, a project file is at most 16 MiB").arg(path).toStdString());
     return projectFromJson(bytes, path);
 }

@@ -374,7 +374,7 @@ StudyExplorer::StudyExplorer(QWidget* parent)
                                                                                         {consistencyPlot_, "consistency"},
                                                                                         {similarityPlot_, "similarity"}})
         installExportMenu(plot, name, [this, name = QString(name)] {
-            QJsonObject p = saveState();
+            QJsonObject p = explorerStateToJson(saveState());
             p["view"] = "study explorer: " + name;
             return p;
         });

@@ -96,8 +96,9 @@ SplitIndices stratifiedSplit(const std::vector<int>& labels, std::uint64_t seed,
 
 namespace {
 
-DatasetSplits splitStratified(const LabelledImages& all, std::uint64_t seed) {
-    if (all.size() < 3) throw InputError("a dataset needs at least 3 images to split into train / val / test, found " + std::to_string(all.size()));
+// `source`: the file or folder the images were listed in (named in the error)
+DatasetSplits splitStratified(const LabelledImages& all, std::uint64_t seed, const std::string& source) {
+    if (all.size() < 3) throw InputError(source + ": a dataset needs at least 3 images to split into train / val / test, found " + std::to_string(all.size()));
     const SplitIndices s = stratifiedSplit(all.labels, seed);
     return {all.subset(s.train), all.subset(s.val), all.subset(s.test), "stratified 80/10/10, seed " + std::to_string(seed)};
 }
@@ -135,7 +136,7 @@ DatasetSplits loadCelebA(const std::string& root, const std::string& attribute, 
     for (const auto& f : all.files)
         if (!fs::exists(f)) throw InputError(f + ": listed in " + attrFile.string() + " but not on disk");
     const fs::path part = fs::path(root) / "list_eval_partition.txt";
-    if (!usePartition || !fs::exists(part)) return splitStratified(all, seed);
+    if (!usePartition || !fs::exists(part)) return splitStratified(all, seed, attrFile.string());
     const std::map<std::string, int> split = readCelebAPartition(part.string());
     std::vector<std::size_t> idx[3];
     for (std::size_t i = 0; i < a.files.size(); ++i) {
@@ -163,7 +164,7 @@ DatasetSplits loadImageFolder(const std::string& root, std::uint64_t seed) {
             all.labels.push_back(static_cast<int>(c));
         }
     }
-    return splitStratified(all, seed);
+    return splitStratified(all, seed, root);
 }
 
 DatasetSplits loadCsvDataset(const std::string& csvPath, std::uint64_t seed) {
@@ -221,7 +222,7 @@ DatasetSplits loadCsvDataset(const std::string& csvPath, std::uint64_t seed) {
         for (const auto& s : rawLabels)
             all.labels.push_back(static_cast<int>(std::find(all.classNames.begin(), all.classNames.end(), s) - all.classNames.begin()));
     }
-    if (!hasSplit) return splitStratified(all, seed);
+    if (!hasSplit) return splitStratified(all, seed, csvPath);
     std::vector<std::size_t> idx[3];
     for (std::size_t i = 0; i < splits.size(); ++i) idx[splits[i] == "train" ? 0 : splits[i] == "val" ? 1 : 2].push_back(i);
     return {all.subset(idx[0]), all.subset(idx[1]), all.subset(idx[2]), csvPath + " split column"};

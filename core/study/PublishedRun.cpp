@@ -1,6 +1,7 @@
 #include "study/PublishedRun.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -35,8 +36,17 @@ void readTopK(const fs::path& file, std::vector<std::vector<int>>& topK, std::ve
             for (const auto& n : list)
                 if (!n.is_number_integer() || n.get<std::int64_t>() < 0 || n.get<std::int64_t>() > 1000000)
                     throw Error(file.string() + ": layer " + it.key() + ": neuron index " + io::jsonShort(n) + " is not an integer in [0, 1000000]");
+            if (!topK[static_cast<std::size_t>(layer)].empty()) throw Error(file.string() + ": layer " + std::to_string(layer) + " is given twice ('" + it.key() + "')");
             topK[static_cast<std::size_t>(layer)] = list.get<std::vector<int>>();
-            if (it.value().contains("scores")) scores[static_cast<std::size_t>(layer)] = it.value()["scores"].get<std::vector<double>>();
+            if (it.value().contains("scores")) {  // optional; when given, one finite score per listed neuron
+                const nlohmann::json& sc = it.value()["scores"];
+                if (!sc.is_array() || sc.size() != list.size())
+                    throw Error(file.string() + ": layer " + it.key() + ": 'scores' must list " + std::to_string(list.size()) + " numbers, one per 'top5_index' entry, found " + io::jsonShort(sc));
+                for (const auto& x : sc)
+                    if (!x.is_number() || !std::isfinite(x.get<double>()))
+                        throw Error(file.string() + ": layer " + it.key() + ": score " + io::jsonShort(x) + " is not a finite number");
+                scores[static_cast<std::size_t>(layer)] = sc.get<std::vector<double>>();
+            }
         }
     } catch (const nlohmann::json::exception& e) {
         throw Error(file.string() + ": malformed top-k entry: " + io::jsonErrorText(e));

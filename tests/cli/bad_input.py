@@ -324,6 +324,10 @@ class Suite:
             "float_index": lambda d: self._edit_top(d, lambda t: t["0"].update(top5_index=[1.5, 2, 3, 4, 5])),
             "layer_key": lambda d: self._edit_top(d, lambda t: t.update({"99999999999": t.pop("0")})),
             "top_not_object": lambda d: self._edit_top(d, lambda t: t.clear() or t.update({"0": 5})),
+            # found by fuzz_published_relevance: fewer scores than indices, a layer given twice ("0", "00")
+            "scores_short": lambda d: self._edit_top(d, lambda t: t["0"].update(scores=[0.5, 0.2, 0.1])),
+            "scores_nan": lambda d: self._edit_top(d, lambda t: t["0"].update(scores=[0.5, "x", 0.1, 0.1, 0.1])),
+            "layer_twice": lambda d: self._edit_top(d, lambda t: t.update({"00": t.pop("1")})),
             "confidence_5": lambda d: open(os.path.join(d, "unmasked_male", "scores.json"), "w").write(json.dumps({"p0": 5.0, "p1": 0.9})),
             "confidence_str": lambda d: open(os.path.join(d, "unmasked_male", "scores.json"), "w").write(json.dumps({"p0": "x", "p1": 0.9})),
             "scores_missing": lambda d: os.remove(os.path.join(d, "unmasked_male", "scores.json")),

@@ -25,10 +25,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             for (const auto& img : set.images) {
                 if (!(img.confidence >= 0 && img.confidence <= 1)) std::abort();
                 for (const auto& [site, layers] : img.topK) {
-                    const auto& sc = img.scores.at(site);
+                    const auto& sc = img.scores.at(site);  // scores are optional per layer
                     if (sc.size() != layers.size()) std::abort();
                     for (std::size_t l = 0; l < layers.size(); ++l)
-                        if (sc[l].size() != layers[l].size()) std::abort();
+                        if (layers[l].empty() || (!sc[l].empty() && sc[l].size() != layers[l].size())) std::abort();
                 }
             }
     }, "");  // a malformed file is named, but errors about the folder name the folder

@@ -18,6 +18,7 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(torch_pth safetensors_record json_inputs study_definition project_file published_relevance
                                     celeba_attributes celeba_partition waterbirds_metadata attribute_table csv_dataset safetensors_header)
 OUT=build-fuzz/fuzz-runs
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$OUT"
 run_one() {
   local t="$1" work="$OUT/corpus-$1"
