@@ -24,7 +24,7 @@ struct Value {
     at::Tensor tensor;
 };
 
-ValuePtr make(Value::Kind k) {
+ValuePtr makeValue(Value::Kind k) {
     auto v = std::make_shared<Value>();
     v->kind = k;
     return v;
@@ -34,6 +34,16 @@ class Unpickler {
 public:
     Unpickler(std::string path, caffe2::serialize::PyTorchStreamReader& reader, const char* data, std::size_t size)
         : path_(std::move(path)), reader_(reader), p_(data), end_(data + size), begin_(data) {}
+    Unpickler(const Unpickler&) = delete;
+    Unpickler& operator=(const Unpickler&) = delete;
+    // A pickle can put a container into itself (memo GET, then APPEND / SETITEM): shared_ptr cycles. Every
+    // value made here is unlinked when the unpickler goes, so no input leaks (found by fuzz_torch_pth).
+    ~Unpickler() {
+        for (const auto& v : made_) {
+            v->items.clear();
+            v->dict.clear();
+        }
+    }
 
     ValuePtr run() {
         while (p_ < end_) {
@@ -152,6 +162,10 @@ public:
     }
 
 private:
+    ValuePtr make(Value::Kind k) {
+        made_.push_back(makeValue(k));
+        return made_.back();
+    }
     [[noreturn]] void fail(const std::string& what) const { throw TorchSaveError(path_ + ": " + what); }
     static std::string hex(unsigned v) {
         const char* d = "0123456789abcdef";
@@ -232,11 +246,11 @@ private:
             fail("unsupported persistent object (not a tensor storage)");
         const auto dtype = storageType(pid->items[1]->s);
         if (dtype == c10::ScalarType::Undefined) fail("unsupported storage type " + pid->items[1]->s);
+        if (pid->items[2]->kind != Value::Str || pid->items[4]->kind != Value::Int) fail("malformed storage record (key or element count)");
         const std::string key = pid->items[2]->s;
         auto cached = storages_.find(key);
         if (cached == storages_.end()) {
-            const auto numel = pid->items[4]->i;
-            at::Tensor t = torch::empty({numel}, dtype);
+            const std::int64_t numel = pid->items[4]->i;
             std::size_t bytes = 0;
             at::DataPtr data;
             try {
@@ -244,9 +258,13 @@ private:
             } catch (const std::exception& e) {
                 fail("storage 'data/" + key + "' is missing or unreadable (truncated archive?)");
             }
-            if (bytes != static_cast<std::size_t>(t.nbytes()))
-                fail("storage 'data/" + key + "' has " + std::to_string(bytes) + " bytes, expected " + std::to_string(t.nbytes()));
-            std::memcpy(t.data_ptr(), data.get(), bytes);
+            // compare before allocating: the element count is the file's word, the record's size is not
+            const std::size_t elementSize = c10::elementSize(dtype);
+            if (numel < 0 || static_cast<std::uint64_t>(numel) > bytes / elementSize || static_cast<std::size_t>(numel) * elementSize != bytes)
+                fail("storage 'data/" + key + "' has " + std::to_string(bytes) + " bytes, expected " + std::to_string(numel) + " elements of " +
+                     std::to_string(elementSize) + " bytes");
+            at::Tensor t = torch::empty({numel}, dtype);
+            if (bytes) std::memcpy(t.data_ptr(), data.get(), bytes);
             cached = storages_.emplace(key, t).first;
         }
         auto v = make(Value::Tensor);
@@ -264,13 +282,25 @@ private:
             const auto& a = args->items;
             if (a.size() < 4 || a[0]->kind != Value::Tensor || a[2]->kind != Value::Tuple || a[3]->kind != Value::Tuple)
                 fail("malformed tensor record in the pickle");
+            // the view (offset, size, stride) must lie inside its storage: every number whole and >= 0, as many
+            // strides as sizes, and the extent computed without overflow
+            if (a[1]->kind != Value::Int || a[1]->i < 0 || a[2]->items.size() != a[3]->items.size() || a[2]->items.size() > 64)
+                fail("malformed tensor record in the pickle (offset, or sizes and strides of different lengths)");
             std::vector<std::int64_t> size, stride;
-            for (const auto& x : a[2]->items) size.push_back(x->i);
-            for (const auto& x : a[3]->items) stride.push_back(x->i);
-            std::int64_t extent = a[1]->i + 1;
-            for (std::size_t d = 0; d < size.size(); ++d) extent += (size[d] - 1) * stride[d];
-            const bool empty = std::any_of(size.begin(), size.end(), [](std::int64_t s) { return s == 0; });
-            if (!empty && extent > a[0]->tensor.numel()) fail("a tensor's view exceeds its storage (corrupt file?)");
+            for (const auto& x : a[2]->items) size.push_back(x->kind == Value::Int ? x->i : -1);
+            for (const auto& x : a[3]->items) stride.push_back(x->kind == Value::Int ? x->i : -1);
+            const bool negative = std::any_of(size.begin(), size.end(), [](std::int64_t v) { return v < 0; }) ||
+                                  std::any_of(stride.begin(), stride.end(), [](std::int64_t v) { return v < 0; });
+            if (negative) fail("malformed tensor record in the pickle (a size or stride is not a whole number >= 0)");
+            const bool empty = std::any_of(size.begin(), size.end(), [](std::int64_t v) { return v == 0; });
+            unsigned __int128 extent = static_cast<unsigned __int128>(a[1]->i) + 1, elements = 1;
+            for (std::size_t d = 0; d < size.size(); ++d) {
+                extent += static_cast<unsigned __int128>(size[d] ? size[d] - 1 : 0) * static_cast<unsigned __int128>(stride[d]);
+                elements *= static_cast<unsigned __int128>(size[d]);
+                if (extent > (static_cast<unsigned __int128>(1) << 62) || elements > (static_cast<unsigned __int128>(1) << 62))
+                    fail("a tensor's view exceeds its storage (corrupt file?)");
+            }
+            if (!empty && extent > static_cast<unsigned __int128>(a[0]->tensor.numel())) fail("a tensor's view exceeds its storage (corrupt file?)");
             auto v = make(Value::Tensor);
             v->tensor = a[0]->tensor.as_strided(size, stride, a[1]->i).clone();
             push(v);
@@ -290,6 +320,7 @@ private:
     std::vector<ValuePtr> stack_;
     std::map<std::size_t, ValuePtr> memo_;
     std::map<std::string, at::Tensor> storages_;
+    std::vector<ValuePtr> made_;
 };
 
 bool isTensorDict(const Value& v) {
