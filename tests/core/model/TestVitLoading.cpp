@@ -10,6 +10,7 @@
 #include "TestRegistry.h"
 #include "explain/RelevanceEngine.h"
 #include "io/Safetensors.h"
+#include "io/TorchSave.h"
 #include "model/RandomVit.h"
 #include "model/VitWeights.h"
 
@@ -121,6 +122,30 @@ private slots:
         std::ofstream(junk) << "this is not a model";
         QCOMPARE(loadKind(junk, cfg), Kind::Unreadable);
         QCOMPARE(loadKind(tmp.filePath("absent.safetensors").toStdString(), cfg), Kind::Unreadable);
+    }
+
+    // Found by fuzz_torch_pth (docs/benchmarks.md): tensor views that the pickle describes wrongly. Made by
+    // torch.save itself (tests/data/torch-corrupt); each must be refused naming the file, not read past
+    // its vectors (sizes and strides of different lengths overran the stride vector) or its storage.
+    void corruptTensorViewsInPthAreRefused() {
+        const std::pair<const char*, const char*> cases[] = {
+            {"stride-shorter-than-size.pth", "sizes and strides of different lengths"},
+            {"negative-stride.pth", "not a whole number >= 0"},
+            {"negative-offset.pth", "offset"},
+            {"extent-overflow.pth", "exceeds its storage"},
+            {"view-past-storage.pth", "exceeds its storage"},
+            {"self-reference.pth", "is not a tensor"},
+        };
+        for (const auto& [file, expected] : cases) {
+            const std::string path = dataPath(std::string("torch-corrupt/") + file);
+            try {
+                io::readTorchSaveStateDict(path);
+                QFAIL(file);
+            } catch (const io::TorchSaveError& e) {
+                const std::string m = e.what();
+                QVERIFY2(m.find(path) != std::string::npos && m.find(expected) != std::string::npos, m.c_str());
+            }
+        }
     }
 
     void headsShareTheBackboneOnlyWhenItIsIdentical() {
