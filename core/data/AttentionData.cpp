@@ -169,7 +169,7 @@ CelebAMaskHQ loadCelebAMaskHQ(const std::string& root, const std::string& attrib
     d.attributes = readAttributeTable(attr);
     if (!fs::is_directory(fs::path(root) / "CelebA-HQ-img")) throw InputError(root + ": no CelebA-HQ-img/ folder");
     for (std::size_t i = 0; i < d.attributes.files.size(); ++i)
-        if (!fs::exists(d.imagePath(i))) throw InputError(attr + ": image '" + d.attributes.files[i] + "' is listed but " + d.imagePath(i) + " does not exist");
+        if (std::error_code ec; !fs::exists(d.imagePath(i), ec)) throw InputError(attr + ": image '" + d.attributes.files[i] + "' is listed but " + d.imagePath(i) + " does not exist");
     const auto n = static_cast<std::int64_t>(d.attributes.files.size());
     const auto perm = numpyPermutation(n, 0);
     // published (celeb.py): train = perm[:int(n * 0.7)], val = perm[int(n * 0.7):int(n * (0.7 + 0.15))],
@@ -241,7 +241,7 @@ Waterbirds loadWaterbirds(const std::string& root) {
     }
     if (d.files.empty()) throw InputError(path + ": no images listed");
     for (std::size_t i = 0; i < d.files.size(); ++i)
-        if (!fs::exists(d.imagePath(i))) throw InputError(path + ": image '" + d.files[i] + "' is listed but " + d.imagePath(i) + " does not exist");
+        if (std::error_code ec; !fs::exists(d.imagePath(i), ec)) throw InputError(path + ": image '" + d.files[i] + "' is listed but " + d.imagePath(i) + " does not exist");
     return d;
 }
 
