@@ -134,7 +134,7 @@ DatasetSplits loadCelebA(const std::string& root, const std::string& attribute, 
         all.labels.push_back((a.values[i][col] + 1) / 2);
     }
     for (const auto& f : all.files)
-        if (!fs::exists(f)) throw InputError(f + ": listed in " + attrFile.string() + " but not on disk");
+        if (std::error_code ec; !fs::exists(f, ec)) throw InputError(f + ": listed in " + attrFile.string() + " but not on disk");
     const fs::path part = fs::path(root) / "list_eval_partition.txt";
     if (!usePartition || !fs::exists(part)) return splitStratified(all, seed, attrFile.string());
     const std::map<std::string, int> split = readCelebAPartition(part.string());
