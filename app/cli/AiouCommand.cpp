@@ -41,7 +41,16 @@ void addDataOptions(CLI::App* cmd, attention::AttentionRunOptions& o) {
     cmd->add_option("--split", o.split, "train | val | test (published: test; val for the MCC sweep)");
     cmd->add_option("--size", o.size, "input size (published 224)")->check(inRange(16, 4096));
     cmd->add_option("--batch-size", o.batchSize, "images per forward pass")->check(inRange(1, 4096));
-    cmd->add_option("--vit-layer", o.vitLayer, "ViT models: the block whose output tokens GradCAM explains (negative counts from the end)")->check(inRange(-64, 63));
+    CLI::Option* layer = cmd->add_option("--vit-layer", o.vitLayer, "ViT models: the block GradCAM explains (negative counts from the end; default -2, or -1 with --vit-site ln1)")
+                             ->check(inRange(-64, 63));
+    cmd->add_option_function<std::string>(
+           "--vit-site",
+           [&o, layer](const std::string& s) {
+               o.vitSite = attention::parseVitCamSite(s);
+               if (o.vitSite == attention::VitCamSite::Norm1 && layer->count() == 0) o.vitLayer = -1;  // the published code's layer
+           },
+           "ViT models: output (the block's output tokens, default) | ln1 (its first LayerNorm's output: the published code's encoder.layers[-1].ln_1)")
+        ->check(CLI::IsMember({"output", "ln1"}));
     cmd->add_option("--out", o.outDir, "output folder")->required();
 }
 

@@ -21,6 +21,7 @@
 #include "io/Sha256.h"
 #include "model/CnnModel.h"
 #include "model/VitForward.h"
+#include "model/VitLayouts.h"
 #include "model/VitWeights.h"
 
 namespace biasscope::attention {
@@ -39,6 +40,7 @@ struct MapModel {
     std::vector<double> mean, stdv;
     std::vector<std::string> labels;
     int vitLayer = -2;
+    VitCamSite vitSite = VitCamSite::BlockOutput;
     MapKind kind = MapKind::GradCam;
 
     at::Tensor logits(const at::Tensor& x) const {
@@ -47,18 +49,22 @@ struct MapModel {
     }
     CamResult maps(const at::Tensor& x, CamTarget t, std::int64_t index) const {
         if (kind != MapKind::GradCam) return lrpMaps(vitModel, x, kind == MapKind::CpLrp ? explain::AttentionRule::CP : explain::AttentionRule::AttnLRP, t, index);
-        return vit ? vitGradCam(vitModel, "", x, vitLayer, t, index) : gradCam(cnn, x, t, index);
+        return vit ? vitGradCam(vitModel, "", x, vitLayer, t, index, vitSite) : gradCam(cnn, x, t, index);
     }
 };
 
-MapModel loadMapModel(const std::string& path, int vitLayer, MapKind kind) {
+MapModel loadMapModel(const std::string& path, const AttentionRunOptions& o) {
+    const MapKind kind = o.map;
     MapModel m;
     m.path = path;
-    m.vitLayer = vitLayer;
+    m.vitLayer = o.vitLayer;
+    m.vitSite = o.vitSite;
     m.kind = kind;
     const fs::path p(path);
     if (!fs::exists(p)) throw InputError(path + ": model not found");
-    const bool hfDir = fs::is_directory(p) || fs::exists(p.parent_path() / "config.json");
+    // a ViT: an HF folder, weights with config.json beside them, or a file in a ViT layout (torchvision, timm)
+    const bool vitFile = !fs::is_directory(p) && model::detectVitLayout(model::readStateDict(path)).has_value();
+    const bool hfDir = fs::is_directory(p) || fs::exists(p.parent_path() / "config.json") || vitFile;
     if (hfDir) {
         m.vit = true;
         m.vitModel = model::loadVitModel(path);
@@ -66,7 +72,9 @@ MapModel loadMapModel(const std::string& path, int vitLayer, MapKind kind) {
         m.stdv = m.vitModel.backbone.config.imageStd;
         m.labels = m.vitModel.heads.front().labels;
         m.describe = "ViT " + std::to_string(m.vitModel.backbone.config.numLayers) + " blocks, " +
-                     (kind == MapKind::GradCam ? "GradCAM on block " + std::to_string(vitLayer) + "'s output tokens" : std::string(mapLabel(kind)) + " input heatmaps");
+                     (kind == MapKind::GradCam ? "GradCAM on block " + std::to_string(o.vitLayer) + (o.vitSite == VitCamSite::Norm1 ? "'s ln_1 output" : "'s output tokens")
+                                               : std::string(mapLabel(kind)) + " input heatmaps") +
+                     " (" + m.vitModel.sourceLayout + " layout)";
     } else {
         if (kind != MapKind::GradCam)
             throw InputError(path + ": " + mapLabel(kind) + " maps are computed for ViT models (HF checkpoint folders); CNNs have GradCAM maps");
@@ -189,6 +197,7 @@ nlohmann::json scoreOptionsJson(const AttentionRunOptions& o) {
             {"confounder", o.confounder},
             {"size", o.size},
             {"vit_layer", o.vitLayer},
+            {"vit_site", toString(o.vitSite)},
             {"positive_scores", o.positiveScores}};
 }
 
@@ -314,7 +323,7 @@ ScoreSummary readScoreSummary(const std::string& path) {
 
 MapSample sampleMaps(const AttentionRunOptions& o, const std::string& modelPath, std::size_t first, std::size_t count, CamTarget target, std::int64_t index) {
     const DataView v = loadView(o);
-    const MapModel m = loadMapModel(modelPath, o.vitLayer, o.map);
+    const MapModel m = loadMapModel(modelPath, o);
     MapSample r;
     r.splitSize = v.items.size();
     if (first >= v.items.size()) throw InputError(o.root + ": image " + std::to_string(first) + " is past the end of the " + o.split + " split (" + std::to_string(v.items.size()) + " images)");
@@ -378,7 +387,7 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
     }
     std::set<std::string> names;
     for (std::size_t k = 0; k < o.models.size(); ++k) {
-        MapModel m = loadMapModel(o.models[k], o.vitLayer, o.map);
+        MapModel m = loadMapModel(o.models[k], o);
         std::string name = m.name;
         for (int d = 2; names.count(name); ++d) name = m.name + "-" + std::to_string(d);
         names.insert(name);
@@ -475,7 +484,7 @@ EvaluationResult runEvaluation(const AttentionRunOptions& o, const JobControl& j
     for (const auto& it : v.items) groupSizes[static_cast<std::size_t>(v.waterbirds ? 2 * it.label + it.conf : it.group)] += 1;
     nlohmann::json models = nlohmann::json::array();
     for (std::size_t k = 0; k < o.models.size(); ++k) {
-        const MapModel m = loadMapModel(o.models[k], o.vitLayer, o.map);
+        const MapModel m = loadMapModel(o.models[k], o);
         std::vector<int> predA, predM, truth, gidx;
         std::string csv;
         const std::int64_t ia = v.waterbirds ? 0 : outputIndex(m, o.attribute), im = v.waterbirds ? 0 : outputIndex(m, o.confounder);

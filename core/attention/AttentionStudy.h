@@ -31,6 +31,7 @@ struct AttentionRunOptions {
     int size = 224;                      // input size (resize to size * 256 / 224, centre crop)
     int batchSize = 16;
     int vitLayer = -2;                   // ViT block whose output tokens are explained (the last block's patch tokens never reach the head)
+    VitCamSite vitSite = VitCamSite::BlockOutput;  // Norm1 at -1: the published code's `encoder.layers[-1].ln_1`
     bool positiveScores = false;         // CelebA: z_t instead of |z_t|
     std::string outDir;
 };

@@ -153,16 +153,31 @@ TokenGrid inferTokenGrid(std::int64_t tokens, std::int64_t H, std::int64_t W, st
     throw InputError("token grid: " + std::to_string(tokens) + " tokens are not a square grid plus 0-8 prefix tokens; give the image and patch size");
 }
 
-CamResult vitGradCam(const model::VitModel& m, const std::string& headName, const at::Tensor& pixels, int layer, CamTarget target, std::int64_t index) {
+VitCamSite parseVitCamSite(const std::string& s) {
+    if (s == "output") return VitCamSite::BlockOutput;
+    if (s == "ln1") return VitCamSite::Norm1;
+    throw InputError("unknown ViT GradCAM site '" + s + "' (output | ln1)");
+}
+
+const char* toString(VitCamSite s) { return s == VitCamSite::Norm1 ? "ln1" : "output"; }
+
+CamResult vitGradCam(const model::VitModel& m, const std::string& headName, const at::Tensor& pixels, int layer, CamTarget target, std::int64_t index,
+                     VitCamSite site) {
     const auto& bb = m.backbone;
     const auto L = static_cast<int>(bb.blocks.size());
     if (layer < 0) layer += L;
     if (layer < 0 || layer >= L) throw InputError("ViT GradCAM: layer out of range (the model has " + std::to_string(L) + " blocks)");
     const auto& head = m.head(headName);
-    at::Tensor tokens;
+    const auto blk = static_cast<std::size_t>(layer);
+    at::Tensor residual, tokens;  // Norm1: the block's input (residual) and its ln_1 output (the CAM layer)
     {
         at::NoGradGuard ng;
-        tokens = model::vitBlocks(bb, model::vitEmbed(bb, pixels), 0, static_cast<std::size_t>(layer) + 1);
+        if (site == VitCamSite::Norm1) {
+            residual = model::vitBlocks(bb, model::vitEmbed(bb, pixels), 0, blk);
+            tokens = model::vitBlockNorm1(bb, blk, residual);
+        } else {
+            tokens = model::vitBlocks(bb, model::vitEmbed(bb, pixels), 0, blk + 1);
+        }
     }
     const TokenGrid grid = inferTokenGrid(tokens.size(1), pixels.size(2), pixels.size(3), bb.config.patchSize);
     // the patch tokens on their grid are GradCAM's layer; the prefix tokens (CLS, ...) rejoin them above it
@@ -171,7 +186,8 @@ CamResult vitGradCam(const model::VitModel& m, const std::string& headName, cons
     const at::Tensor onGrid = tokens.narrow(1, grid.prefix, grid.rows * grid.cols).reshape({B, grid.rows, grid.cols, D}).permute({0, 3, 1, 2});
     const auto above = [&](const at::Tensor& f) {  // [B, D, rows, cols] -> logits
         const at::Tensor t = torch::cat({prefix, f.permute({0, 2, 3, 1}).reshape({B, grid.rows * grid.cols, D})}, 1);
-        return model::headLogits(head, model::vitPool(bb, model::vitBlocks(bb, t, static_cast<std::size_t>(layer) + 1, bb.blocks.size())));
+        const at::Tensor out = site == VitCamSite::Norm1 ? model::vitBlockFromNormed(bb, blk, residual, t) : t;
+        return model::headLogits(head, model::vitPool(bb, model::vitBlocks(bb, out, blk + 1, bb.blocks.size())));
     };
     return gradCamFromFeatures(onGrid, above, target, index, pixels.size(2), pixels.size(3));
 }

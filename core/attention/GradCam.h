@@ -63,8 +63,18 @@ struct TokenGrid {
 // leaves a square number of tokens. Throws InputError when nothing fits.
 TokenGrid inferTokenGrid(std::int64_t tokens, std::int64_t imageHeight = 0, std::int64_t imageWidth = 0, std::int64_t patch = 0);
 
-// GradCAM on the output tokens of ViT block `layer` (0-based; -1 = last), prefix tokens dropped,
-// reshaped to the inferred grid.
-CamResult vitGradCam(const model::VitModel& model, const std::string& head, const at::Tensor& pixels, int layer, CamTarget target, std::int64_t index = 0);
+// Where in ViT block `layer` GradCAM reads its feature map:
+//   BlockOutput: the block's output tokens (BiasScope's default, at block -2: the last block's patch
+//                tokens never reach a CLS-token head);
+//   Norm1:       the output of the block's first LayerNorm (torchvision `encoder.layers[L].ln_1`, what the
+//                published Attention-IoU code hooks, at L = -1; the residual stream bypasses it).
+enum class VitCamSite { BlockOutput, Norm1 };
+VitCamSite parseVitCamSite(const std::string& s);  // output | ln1
+const char* toString(VitCamSite s);
+
+// GradCAM on ViT block `layer` (0-based; -1 = last) at `site`, prefix tokens dropped, reshaped to the
+// inferred grid.
+CamResult vitGradCam(const model::VitModel& model, const std::string& head, const at::Tensor& pixels, int layer, CamTarget target, std::int64_t index = 0,
+                     VitCamSite site = VitCamSite::BlockOutput);
 
 }  // namespace biasscope::attention

@@ -26,20 +26,26 @@ at::Tensor vitEmbed(const VitBackbone& bb, const at::Tensor& pixels) {
     return torch::cat({bb.clsToken.expand({pixels.size(0), 1, c.hiddenSize}), h}, 1) + bb.positionEmbeddings;
 }
 
-at::Tensor vitBlocks(const VitBackbone& bb, at::Tensor h, std::size_t first, std::size_t last) {
+at::Tensor vitBlockFromNormed(const VitBackbone& bb, std::size_t i, const at::Tensor& h, const at::Tensor& u) {
     const auto& c = bb.config;
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.headDim()));
     const std::vector<std::int64_t> norm{c.hiddenSize};
-    for (std::size_t i = first; i < last && i < bb.blocks.size(); ++i) {
-        const auto& blk = bb.blocks[i];
-        const at::Tensor u = torch::layer_norm(h, norm, blk.layernormBefore.weight, blk.layernormBefore.bias, c.layerNormEps);
-        const at::Tensor q = splitHeads(linear(u, blk.query), c.numHeads), k = splitHeads(linear(u, blk.key), c.numHeads),
-                         v = splitHeads(linear(u, blk.value), c.numHeads);
-        const at::Tensor a = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) * scale, -1);
-        h = h + linear(mergeHeads(torch::matmul(a, v)), blk.attentionOutput);
-        const at::Tensor w = torch::layer_norm(h, norm, blk.layernormAfter.weight, blk.layernormAfter.bias, c.layerNormEps);
-        h = h + linear(torch::gelu(linear(w, blk.intermediate)), blk.output);
-    }
+    const auto& blk = bb.blocks[i];
+    const at::Tensor q = splitHeads(linear(u, blk.query), c.numHeads), k = splitHeads(linear(u, blk.key), c.numHeads),
+                     v = splitHeads(linear(u, blk.value), c.numHeads);
+    const at::Tensor a = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) * scale, -1);
+    const at::Tensor r = h + linear(mergeHeads(torch::matmul(a, v)), blk.attentionOutput);
+    const at::Tensor w = torch::layer_norm(r, norm, blk.layernormAfter.weight, blk.layernormAfter.bias, c.layerNormEps);
+    return r + linear(torch::gelu(linear(w, blk.intermediate)), blk.output);
+}
+
+at::Tensor vitBlockNorm1(const VitBackbone& bb, std::size_t i, const at::Tensor& h) {
+    const auto& blk = bb.blocks[i];
+    return torch::layer_norm(h, {bb.config.hiddenSize}, blk.layernormBefore.weight, blk.layernormBefore.bias, bb.config.layerNormEps);
+}
+
+at::Tensor vitBlocks(const VitBackbone& bb, at::Tensor h, std::size_t first, std::size_t last) {
+    for (std::size_t i = first; i < last && i < bb.blocks.size(); ++i) h = vitBlockFromNormed(bb, i, h, vitBlockNorm1(bb, i, h));
     return h;
 }
 

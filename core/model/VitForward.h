@@ -15,6 +15,11 @@ at::Tensor vitFeatures(const VitBackbone& backbone, const at::Tensor& pixels);  
 // blocks [first, last); final LayerNorm of the CLS token.
 at::Tensor vitEmbed(const VitBackbone& backbone, const at::Tensor& pixels);
 at::Tensor vitBlocks(const VitBackbone& backbone, at::Tensor tokens, std::size_t first, std::size_t last);
+// One block split at its first LayerNorm (GradCAM on `ln_1`, as the published code explains
+// torchvision ViTs): normed = vitBlockNorm1(h); block output = vitBlockFromNormed(h, normed), where the
+// residual stream h bypasses the LayerNorm and the attention reads `normed` only.
+at::Tensor vitBlockNorm1(const VitBackbone& backbone, std::size_t block, const at::Tensor& tokens);
+at::Tensor vitBlockFromNormed(const VitBackbone& backbone, std::size_t block, const at::Tensor& tokens, const at::Tensor& normed);
 at::Tensor vitPool(const VitBackbone& backbone, const at::Tensor& tokens);
 at::Tensor headLogits(const ClassifierHead& head, const at::Tensor& features);  // [B, D] -> [B, C]
 

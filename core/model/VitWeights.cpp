@@ -13,6 +13,7 @@
 #include "io/Safetensors.h"
 #include "io/TorchSave.h"
 #include "io/HashCache.h"
+#include "model/VitLayouts.h"
 
 namespace biasscope::model {
 
@@ -279,7 +280,10 @@ VitModel loadVitModel(const std::string& path, const std::optional<std::string>&
     if (!config) config = findConfigBeside(weights);
     // the provenance hash runs beside the loading (and is remembered across runs: io/HashCache)
     std::future<std::string> sha = std::async(std::launch::async, [weights] { return io::cachedSha256FileHex(weights); });
-    const StateDict dict = readStateDict(weights);
+    StateDict dict = readStateDict(weights);
+    const auto layout = detectVitLayout(dict);
+    if (!layout) throw ModelLoadError(Kind::MissingKey, describeUnknownLayout(dict, weights));
+    dict = toHuggingFaceLayout(dict, *layout, weights);
     VitModel m;
     if (config) {
         VitConfig c;
@@ -297,9 +301,12 @@ VitModel loadVitModel(const std::string& path, const std::optional<std::string>&
         }
         m = vitModelFromStateDict(dict, c, weights, headName);
     } else {
-        m = vitModelFromStateDict(dict, inferVitConfig(dict, weights), weights, headName);
+        VitConfig c = inferVitConfig(dict, weights);
+        applyLayoutDefaults(c, *layout);
+        m = vitModelFromStateDict(dict, c, weights, headName);
         m.configInferred = true;
     }
+    m.sourceLayout = layoutName(*layout);
     m.heads.front().sourceSha256 = sha.get();
     return m;
 }

@@ -51,6 +51,7 @@ struct VitModel {
     VitBackbone backbone;
     std::vector<ClassifierHead> heads;
     bool configInferred = false;  // true when no config.json was found and the geometry was read off the tensors
+    std::string sourceLayout = "transformers";  // the checkpoint's layout: transformers | torchvision | timm (model/VitLayouts.h)
 
     const ClassifierHead& head(const std::string& name) const;  // "" = first head
     VitModel to(const at::Device& device) const;
@@ -71,8 +72,10 @@ using StateDict = std::map<std::string, at::Tensor>;
 // Reads tensors from a .safetensors or torch.save (zip) file, detected by content, not extension.
 StateDict readStateDict(const std::string& path);
 
-// Loads a model from a HF model directory, a .safetensors file or a .pth file. The config is taken
-// from `configPath`, else from config.json beside the weights, else inferred from tensor shapes.
+// Loads a model from a HF model directory, a .safetensors file or a .pth file, in the transformers,
+// torchvision or timm layout (model/VitLayouts.h). The config is taken from `configPath`, else from
+// config.json beside the weights, else inferred from tensor shapes (with the layout's epsilon and
+// preprocessing).
 VitModel loadVitModel(const std::string& path, const std::optional<std::string>& configPath = std::nullopt,
                       const std::string& headName = "");
 
