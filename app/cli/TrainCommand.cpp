@@ -22,7 +22,7 @@ namespace {
 struct TrainArgs {
     std::string data = "celeba", root, attribute = "Male", mode = "head", init, config, out, device = "auto";
     int epochs = 50, batch = 128, patience = 5, workers = 4, threads = 0;
-    double lr = 3e-4, wd = 1e-4;
+    double lr = 3e-4, wd = 1e-4, probeC = 1.0;
     std::uint64_t seed = 42;
     bool noPartition = false, keepHead = false;
 };
@@ -60,6 +60,7 @@ void run(const TrainArgs& a) {
     o.device = resolveDevice(a.device);
     o.outDir = a.out;
     o.keepHead = a.keepHead;
+    o.probeC = a.probeC;
     std::cout << "train " << d.train.size() << ", val " << d.val.size() << ", test " << d.test.size() << " images (" << d.splitSource << "); mode "
               << a.mode << " on " << describeDevice(o.device) << "\n";
     JobControl job;
@@ -72,6 +73,9 @@ void run(const TrainArgs& a) {
                   << std::flush;
     };
     const auto r = train::trainClassifier(init, d, o, job, cb);
+    if (o.mode == train::TrainMode::Probe)
+        std::cout << std::setprecision(3) << std::scientific << "probe: L-BFGS, " << r.probeEvaluations << " evaluations, max |gradient| " << r.probeMaxAbsGradient
+                  << (r.probeConverged ? " (converged)" : " (NOT converged: raise C's regularisation or check the features)") << std::fixed << "\n";
     if (r.resumedAfterEpoch > 0) std::cout << "(resumed after epoch " << r.resumedAfterEpoch << ")\n";
     std::ostringstream test;
     test << std::fixed << std::setprecision(4) << r.testAcc;
@@ -91,7 +95,7 @@ void addTrainCommand(CLI::App& app) {
         ->check(CLI::IsMember({"celeba", "folder", "csv"}));
     cmd->add_option("--root", a->root, "dataset root (csv: the CSV file)")->required();
     cmd->add_option("--attribute", a->attribute, "CelebA attribute used as the label (-1/1 -> 0/1)");
-    cmd->add_option("--mode", a->mode, "head (published), full, probe (cached features, fastest)")->check(CLI::IsMember({"head", "full", "probe"}));
+    cmd->add_option("--mode", a->mode, "head (published), full, probe (cached features; logistic regression by L-BFGS, as scikit-learn fits it)")->check(CLI::IsMember({"head", "full", "probe"}));
     cmd->add_option("--init", a->init, "pretrained ViT: HF directory, .safetensors or .pth");
     cmd->add_option("--config", a->config, "config.json (with --init: its geometry; without: train from random init)");
     cmd->add_option("--out", a->out, "output folder (best/ HF checkpoint, last/ resume state, metrics.csv, tensorboard/)")->required();
@@ -105,6 +109,7 @@ void addTrainCommand(CLI::App& app) {
     cmd->add_option("--threads", a->threads, "compute threads (default: all)")->check(inRange(0, 1024));
     cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]");
     cmd->add_flag("--no-partition", a->noPartition, "ignore list_eval_partition.txt; use the stratified 80/10/10 split");
+    cmd->add_option("--probe-c", a->probeC, "probe: inverse L2 strength C (scikit-learn's; default 1)")->check(inOpenRange(0, 1e6, true));
     cmd->add_flag("--keep-head", a->keepHead, "keep the init checkpoint's classifier when the class count matches");
     cmd->callback([a]() { run(*a); });
 }

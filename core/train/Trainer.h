@@ -3,7 +3,10 @@
 //   head  (published): backbone frozen, classifier trained on augmented images every epoch;
 //   full : everything trained;
 //   probe: backbone features computed once (eval transform, no augmentation) and cached on disk,
-//          then the classifier trained for all epochs on the cache.
+//          then the classifier fitted on them as linear probes are fitted: L2-regularised logistic
+//          regression by full-batch L-BFGS to a gradient tolerance (train/LogisticProbe.h; equal to
+//          scikit-learn's LogisticRegression). Not the published recipe: epochs, lr, patience and batch
+//          do not apply; C does.
 // AdamW (own implementation, same update as torch.optim.AdamW), cross-entropy, early stopping on
 // validation accuracy. Checkpoints: <out>/best/ (HF directory: config.json + model.safetensors, loadable
 // by `lrp` and by Python) and <out>/last/ (model, optimiser state, state.json) from which an
@@ -36,6 +39,9 @@ struct TrainOptions {
     std::string outDir;
     data::TransformOptions transform;  // size is taken from the model config
     bool keepHead = false;             // keep the init checkpoint's classifier when its class count matches
+    double probeC = 1.0;               // probe: inverse L2 strength (scikit-learn's C)
+    double probeTol = 1e-4;            // probe: gradient tolerance (scikit-learn's tol)
+    int probeMaxIter = 1000;           // probe: L-BFGS iterations at most
 };
 
 struct EpochMetrics {
@@ -50,6 +56,10 @@ struct TrainResult {
     bool stoppedEarly = false;
     int resumedAfterEpoch = 0;  // 0: fresh run
     double featureCacheSeconds = 0;
+    // probe: the L-BFGS fit (evaluations, max |gradient| at the end, converged)
+    int probeEvaluations = 0;
+    double probeMaxAbsGradient = 0;
+    bool probeConverged = false;
     std::vector<std::pair<std::string, std::string>> unreadable;
     std::string bestDir;
 };

@@ -170,6 +170,28 @@ def lxt_relevance(model, x, classes):
             GOLD[f"lxt.{tag}.{site}_tokens"] = torch.stack(token).contiguous()
 
 
+def probe_goldens():
+    """scikit-learn's LogisticRegression (lbfgs, L2) on drawn features: two classes (binomial) and four (multinomial),
+    fitted to a tight tolerance so that its solution is the optimum; BiasScope's probe must find the same one."""
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(20261207)
+    for tag, classes, n, d, C in (("binary", 2, 400, 48, 0.5), ("multi", 4, 500, 32, 2.0)):
+        x = rng.normal(0, 1, (n, d)) * rng.uniform(0.2, 3.0, d) + rng.normal(0, 0.5, d)
+        w = rng.normal(0, 1, (classes, d))
+        y = np.argmax(x @ w.T + rng.gumbel(0, 2.0, (n, classes)), axis=1)
+        lr = LogisticRegression(C=C, tol=1e-10, max_iter=100000).fit(x, y)
+        GOLD[f"probe.{tag}.x"] = torch.tensor(x, dtype=torch.float64)
+        GOLD[f"probe.{tag}.y"] = torch.tensor(y, dtype=torch.int64)
+        GOLD[f"probe.{tag}.C"] = torch.tensor([C], dtype=torch.float64)
+        GOLD[f"probe.{tag}.coef"] = torch.tensor(lr.coef_, dtype=torch.float64)
+        GOLD[f"probe.{tag}.intercept"] = torch.tensor(lr.intercept_, dtype=torch.float64)
+        GOLD[f"probe.{tag}.proba"] = torch.tensor(lr.predict_proba(x), dtype=torch.float64)
+        GOLD[f"probe.{tag}.accuracy"] = torch.tensor([lr.score(x, y)], dtype=torch.float64)
+    return sklearn.__version__
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     C = 4  # classes (or attributes) of every model
@@ -232,12 +254,14 @@ def main():
     blocks = hf.vit.layers if hasattr(hf.vit, "layers") else hf.vit.encoder.layer
     cams("hf-vit", Logits(hf).eval(), blocks[-1].layernorm_before, x32, 3, published_reshape)
 
+    sklearn_version = probe_goldens()
+
     # lxt last: its monkey patches replace the forward of torchvision's GELU, LayerNorm and MultiheadAttention classes
     lxt_relevance(tv, x32[:1], C)
 
     safetensors.torch.save_file({k: v.clone().contiguous() for k, v in GOLD.items()}, os.path.join(OUT, "golden.safetensors"))
     versions = {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__, "transformers": transformers.__version__,
-                "grad-cam": getattr(pytorch_grad_cam, "__version__", "see requirements.txt"), "numpy": np.__version__}
+                "grad-cam": getattr(pytorch_grad_cam, "__version__", "see requirements.txt"), "numpy": np.__version__, "scikit-learn": sklearn_version}
     with open(os.path.join(OUT, "versions.json"), "w") as f:
         json.dump(versions, f, indent=1)
     print("peer goldens:", OUT, versions)

@@ -17,6 +17,7 @@
 #include "model/CnnModel.h"
 #include "model/VitForward.h"
 #include "model/VitWeights.h"
+#include "train/LogisticProbe.h"
 
 using namespace biasscope;
 using attention::CamTarget;
@@ -192,6 +193,33 @@ private slots:
             const QString b = test::compareTensors(s->perToken, golden(g + name + "_tokens"), 1e-4, 0.0);
             if (!b.isEmpty()) QFAIL(qPrintable(QString("%1 per token: %2").arg(name, b)));
         }
+    }
+
+    // the linear probe (train --mode probe) is scikit-learn's LogisticRegression: the same optimum on the same features
+    void probeEqualsScikitLearn_data() {
+        QTest::addColumn<QString>("tag");
+        QTest::newRow("two classes (binomial)") << "binary";
+        QTest::newRow("four classes (multinomial)") << "multi";
+    }
+    void probeEqualsScikitLearn() {
+        QFETCH(QString, tag);
+        const std::string g = "probe." + tag.toStdString() + ".";
+        const at::Tensor x = golden(g + "x"), y = golden(g + "y"), coef = golden(g + "coef"), intercept = golden(g + "intercept");
+        const int classes = static_cast<int>(golden(g + "proba").size(1));
+        const auto fit = train::fitLogisticProbe(x, y, classes, {golden(g + "C").item<double>(), 1e-8, 100000});
+        QVERIFY2(fit.converged, qPrintable(QString("max |gradient| %1 after %2 evaluations").arg(fit.maxAbsGradient).arg(fit.evaluations)));
+        const at::Tensor W = fit.weight.to(torch::kFloat64), b = fit.bias.to(torch::kFloat64);
+        if (classes == 2) {  // binomial: the logit difference is scikit-learn's x.w + b
+            BIASSCOPE_COMPARE_TENSORS((W[1] - W[0]).unsqueeze(0), coef, 1e-4, 0.0);
+            BIASSCOPE_COMPARE_TENSORS((b[1] - b[0]).reshape({1}), intercept, 1e-4, 1e-5);
+        } else {  // multinomial: weights unique; intercepts up to a constant (both centred)
+            BIASSCOPE_COMPARE_TENSORS(W, coef, 1e-4, 0.0);
+            BIASSCOPE_COMPARE_TENSORS(b, intercept - intercept.mean(), 1e-4, 1e-5);
+        }
+        const at::Tensor proba = torch::softmax(torch::matmul(x, W.t()) + b, 1);
+        BIASSCOPE_COMPARE_TENSORS(proba, golden(g + "proba"), 0.0, 1e-5);
+        const double acc = proba.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
+        QCOMPARE(acc, golden(g + "accuracy").item<double>());
     }
 
     // parts the rules do not cover are refused by name; a file of no ViT layout names its first keys

@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include "TestRegistry.h"
@@ -117,6 +118,30 @@ private slots:
         }
         // the caller's model is never trained in place
         QVERIFY(torch::equal(init.backbone.blocks[0].query.weight, tinyBackbone().backbone.blocks[0].query.weight));
+    }
+
+    // issue 15.6: with the published AdamW options (lr 3e-4, patience 5) the old epoch-loop probe stopped after 6
+    // epochs at the majority class (validation 0.625); the L-BFGS fit does not depend on them and converges
+    void probeConvergesWithThePublishedOptions() {
+        QTemporaryDir tmp;
+        const fs::path root(tmp.path().toStdString());
+        writeColourDiscs(root / "data", 250, 1);
+        const auto data = data::loadImageFolder((root / "data").string(), 42);
+        train::TrainOptions o = baseOptions(root / "probe", train::TrainMode::Probe);
+        o.lr = 3e-4;
+        o.patience = 5;
+        o.epochs = 50;
+        const auto r = train::trainClassifier(tinyBackbone(), data, o);
+        QVERIFY2(r.probeConverged, qPrintable(QString("max |gradient| %1").arg(r.probeMaxAbsGradient)));
+        QVERIFY2(r.bestValAcc >= 0.95, qPrintable(QString("validation accuracy %1").arg(r.bestValAcc)));
+        QCOMPARE(r.history.size(), std::size_t(1));  // one fit, not epochs
+        const auto res = nlohmann::json::parse(fileBytes(root / "probe" / "result.json"));
+        QVERIFY(res.at("probe").at("converged").get<bool>());
+        // a second run refits from the feature cache to the same model, byte for byte
+        const std::string first = fileBytes(root / "probe" / "best" / "model.safetensors");
+        const auto again = train::trainClassifier(tinyBackbone(), data, o);
+        QCOMPARE(again.bestValAcc, r.bestValAcc);
+        QVERIFY(fileBytes(root / "probe" / "best" / "model.safetensors") == first);
     }
 
     void resumeTwoPlusTwoEqualsFour() {
