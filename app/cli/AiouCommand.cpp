@@ -159,6 +159,7 @@ void addAiouCommand(CLI::App& app) {
             std::cout << "\n";
         }
         std::cout << "wrote " << r.csvPath << "\n      " << r.sidecarPath << "\n";
+        if (!r.localisationCsvPath.empty()) std::cout << "      " << r.localisationCsvPath << " (mass accuracy, rank accuracy, AUC; not published)\n";
     });
 
     auto eo = std::make_shared<attention::AttentionRunOptions>();

@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* kLocalisationMeasures[] = {"mass_accuracy", "rank_accuracy", "auc"};
 
 struct MapModel {
     std::string path, name, describe;
@@ -171,7 +172,13 @@ at::Tensor loadMasks(const DataView& v, const Item& it, int size) {
 std::string csvRow(const std::vector<double>& xs) {
     std::ostringstream s;
     s.precision(9);
-    for (std::size_t i = 0; i < xs.size(); ++i) s << (i ? "," : "") << xs[i];
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+        s << (i ? "," : "");
+        if (std::isnan(xs[i]))
+            s << "nan";  // as numpy writes it (the stream would write "-nan" for some NaNs)
+        else
+            s << xs[i];
+    }
     return s.str();
 }
 
@@ -217,12 +224,15 @@ std::string perModelKey(const AttentionRunOptions& o, const DataView& v, const s
 // The resume point of one model: its per-image CSV and, written after it, <csv>.json holding the key, the
 // CSV's SHA-256 and the model's warnings. Resumed only when both are there, the key matches and the CSV is
 // the one the manifest names (a kill between the two writes recomputes the model).
-bool readResumeManifest(const std::string& csvPath, const std::string& key, std::vector<std::string>& warnings) {
+bool readResumeManifest(const std::string& csvPath, const std::string& key, std::vector<std::string>& warnings, const std::string& localisationPath) {
     const fs::path manifest = csvPath + ".json";
     if (!fs::exists(manifest) || !fs::exists(csvPath)) return false;
     try {
         const nlohmann::json j = io::readJsonFile(manifest.string(), "per-model resume manifest");
         if (j.value("key", std::string()) != key || j.value("csv_sha256", std::string()) != io::sha256FileHex(csvPath)) return false;
+        if (!localisationPath.empty() &&
+            (!fs::exists(localisationPath) || j.value("localisation_csv_sha256", std::string()) != io::sha256FileHex(localisationPath)))
+            return false;
         warnings = j.value("warnings", std::vector<std::string>());
         return true;
     } catch (const std::exception&) {
@@ -231,7 +241,7 @@ bool readResumeManifest(const std::string& csvPath, const std::string& key, std:
 }
 
 // per-image scores of one model, from an earlier run (resume) if it matches
-bool readPerImage(const std::string& path, const DataView& v, Matrix& out) {
+bool readPerImage(const std::string& path, const DataView& v, Matrix& out, std::size_t perColumn = 1) {
     std::ifstream in(path);
     if (!in) return false;
     std::string line;
@@ -255,7 +265,7 @@ bool readPerImage(const std::string& path, const DataView& v, Matrix& out) {
             if (cell.empty() || *end != '\0') return false;  // not a table this run wrote: recompute
             row.push_back(x);
         }
-        if (row.size() != v.columns.size()) return false;
+        if (row.size() != v.columns.size() * perColumn) return false;
         m.push_back(row);
         ++i;
     }
@@ -393,14 +403,18 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
         names.insert(name);
         r.modelNames.push_back(name);
         const std::string perImagePath = (fs::path(o.outDir) / "models" / (name + (o.map == MapKind::GradCam ? "" : std::string(".") + mapLabel(o.map)) + ".csv")).string();
-        Matrix perImage;
+        Matrix perImage, perImageLoc;  // perImageLoc (mask scores): per column mass accuracy, rank accuracy, AUC
+        const bool localise = o.score == ScoreKind::Mask;
+        const std::string locPath = localise ? perImagePath.substr(0, perImagePath.size() - 4) + ".localisation.csv" : "";
         const std::string key = perModelKey(o, v, o.models[k]);
         std::vector<std::string> modelWarnings;
-        if (readResumeManifest(perImagePath, key, modelWarnings) && readPerImage(perImagePath, v, perImage)) {
+        if (readResumeManifest(perImagePath, key, modelWarnings, locPath) && readPerImage(perImagePath, v, perImage) &&
+            (!localise || readPerImage(locPath, v, perImageLoc, std::size(kLocalisationMeasures)))) {
             ++r.resumedModels;
             r.warnings.insert(r.warnings.end(), modelWarnings.begin(), modelWarnings.end());
         } else {
             perImage.clear();
+            perImageLoc.clear();
             const CamTarget target = v.waterbirds ? CamTarget::PredictedClass : (o.positiveScores ? CamTarget::Logit : CamTarget::AbsLogit);
             const std::int64_t ia = v.waterbirds ? 0 : outputIndex(m, o.attribute);
             const std::int64_t im = (!v.waterbirds && o.score == ScoreKind::Heatmap) ? outputIndex(m, o.confounder) : -1;
@@ -423,7 +437,17 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
                         row.push_back(attentionIoU(p.data_ptr<float>(), q.data_ptr<float>(), n));
                     } else {
                         const at::Tensor masks = loadMasks(v, v.items[i], o.size).contiguous();
-                        for (std::int64_t c = 0; c < masks.size(0); ++c) row.push_back(attentionIoU(p.data_ptr<float>(), masks[c].contiguous().data_ptr<float>(), n));
+                        std::vector<double> loc;
+                        for (std::int64_t c = 0; c < masks.size(0); ++c) {
+                            const at::Tensor mc = masks[c].contiguous();
+                            const float* P = p.data_ptr<float>();
+                            const float* Q = mc.data_ptr<float>();
+                            row.push_back(attentionIoU(P, Q, n));
+                            loc.push_back(relevanceMassAccuracy(P, Q, n));
+                            loc.push_back(relevanceRankAccuracy(P, Q, n));
+                            loc.push_back(localisationAuc(P, Q, n));
+                        }
+                        perImageLoc.push_back(loc);
                     }
                     perImage.push_back(row);
                 }
@@ -435,13 +459,43 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
             for (std::size_t i = 0; i < perImage.size(); ++i)
                 csv += fs::path(v.items[i].image).filename().string() + "," + v.rows[static_cast<std::size_t>(v.items[i].group)] + "," + csvRow(perImage[i]) + "\n";
             io::writeFileAtomically(perImagePath, csv);
-            const nlohmann::json manifest{{"key", key}, {"csv_sha256", io::sha256Hex(csv)}, {"model", o.models[k]}, {"warnings", modelWarnings}};
+            nlohmann::json manifest{{"key", key}, {"csv_sha256", io::sha256Hex(csv)}, {"model", o.models[k]}, {"warnings", modelWarnings}};
+            if (localise) {
+                std::string lcsv = "image,group";
+                for (const auto& c : v.columns)
+                    for (const char* m : kLocalisationMeasures) lcsv += "," + c + ":" + m;
+                lcsv += "\n";
+                for (std::size_t i = 0; i < perImageLoc.size(); ++i)
+                    lcsv += fs::path(v.items[i].image).filename().string() + "," + v.rows[static_cast<std::size_t>(v.items[i].group)] + "," + csvRow(perImageLoc[i]) + "\n";
+                io::writeFileAtomically(locPath, lcsv);
+                manifest["localisation_csv_sha256"] = io::sha256Hex(lcsv);
+            }
             io::writeFileAtomically(perImagePath + ".json", manifest.dump(2));  // the resume point: a model is done (both files) or not
             r.warnings.insert(r.warnings.end(), modelWarnings.begin(), modelWarnings.end());
         }
         r.perModel.push_back(groupMeans(perImage, groups, v.groups, o.score == ScoreKind::Mask));
+        if (localise) r.localisationPerModel.push_back(groupMeans(perImageLoc, groups, v.groups, false));  // undefined values skipped
     }
     r.aggregate = aggregateModels(r.perModel);
+    if (!r.localisationPerModel.empty()) {
+        r.localisation = aggregateModels(r.localisationPerModel);
+        for (const auto& c : v.columns)
+            for (const char* m : kLocalisationMeasures) r.localisationColumns.push_back(c + ":" + m);
+        r.localisationCsvPath = (fs::path(o.outDir) / ("Localisation-" + v.tag + "_" + mapLabel(o.map) + "_scores.csv")).string();
+        std::ostringstream s;
+        s.precision(9);
+        s << "row,column,measure,mean,std_population,models\n";
+        for (std::size_t g = 0; g < v.rows.size(); ++g)
+            for (std::size_t c = 0; c < r.localisationColumns.size(); ++c) {
+                const double mean = r.localisation.mean[g][c], sd = r.localisation.std[g][c];
+                s << v.rows[g] << "," << v.columns[c / 3] << "," << kLocalisationMeasures[c % 3] << ",";
+                if (std::isnan(mean)) s << "nan"; else s << mean;
+                s << ",";
+                if (std::isnan(sd)) s << "nan"; else s << sd;
+                s << "," << r.localisation.models[g][c] << "\n";
+            }
+        io::writeFileAtomically(r.localisationCsvPath, s.str());
+    }
     const std::string stem = std::string(o.score == ScoreKind::Mask ? "Masks-" : "Heatmap-") + v.tag + "_" + mapLabel(o.map) + "_element_wise_normalized_averaged_scores";
     r.csvPath = (fs::path(o.outDir) / (stem + ".csv")).string();
     r.sidecarPath = (fs::path(o.outDir) / (stem + ".json")).string();
@@ -469,6 +523,18 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
     j["deviations"] = nlohmann::json::array(
         {"uniform_baseline is the uniform map scored against every image's masks (the published 'Uniform Attention' row is one model's GradCAM scores, bug 1)",
          "a batch of one image and the group statistics of empty groups are handled (published: squeeze error / RuntimeWarning)"});
+    if (!r.localisationPerModel.empty())
+        j["localisation"] = {{"csv", fs::path(r.localisationCsvPath).filename().string()},
+                             {"measures", {"mass_accuracy: sum of the map inside the mask / sum of the map (Arras et al. 2022)",
+                                           "rank_accuracy: share of the mask among its |mask| highest-ranked pixels, ties by expected share (Arras et al. 2022)",
+                                           "auc: ROC AUC of the map as a score for mask membership (ties count 1/2)"}},
+                             {"mask", "binarised at 0.5"},
+                             {"nan_rule", "undefined values (an empty mask, an all-zero map, a mask covering every pixel) are skipped in the means"},
+                             {"columns", r.localisationColumns},
+                             {"mean", r.localisation.mean},
+                             {"std_population", r.localisation.std},
+                             {"per_model", r.localisationPerModel},
+                             {"note", "not part of the published study"}};
     j["warnings"] = r.warnings;
     io::writeFileAtomically(r.sidecarPath, j.dump(2));
     return r;

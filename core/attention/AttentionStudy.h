@@ -44,6 +44,12 @@ struct AttentionRunResult {
     Matrix uniformBaseline;        // mean over images of the uniform map's score per group and column (mask score)
     std::string csvPath, sidecarPath;
     std::vector<std::string> warnings;  // all-zero / constant maps, per model and image
+    // mask scores: localisation measures beside Attention-IoU (not published): per score column mass accuracy,
+    // rank accuracy and AUC (localisationColumns "<column>:<measure>"), per model and over models
+    std::vector<Matrix> localisationPerModel;
+    ModelAggregate localisation;
+    std::vector<std::string> localisationColumns;
+    std::string localisationCsvPath;
     int resumedModels = 0;
     std::size_t images = 0;
 };

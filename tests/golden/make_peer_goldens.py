@@ -192,6 +192,39 @@ def probe_goldens():
     return sklearn.__version__
 
 
+def localisation_goldens():
+    """Quantus 0.6's localisation metrics on drawn maps and binary masks (64 images, 24 x 24): continuous maps (no
+    ties), maps with zero plateaus (ties below the mask size), sparse and large masks, one empty mask."""
+    import quantus
+
+    rng = np.random.default_rng(314)
+    n, h = 64, 24
+    a = rng.gamma(2.0, 1.0, (n, 1, h, h)).astype(np.float32)
+    a[n // 2:] = np.maximum(a[n // 2:] - 2.0, 0)  # half with zero plateaus: ties among the lowest values
+    s = np.zeros((n, 1, h, h), dtype=np.float32)
+    for i in range(n):
+        y0, x0 = rng.integers(0, h - 4, 2)
+        hh, ww = rng.integers(2, h - max(y0, x0), 2) if i % 3 else rng.integers(1, 4, 2)
+        s[i, 0, y0:y0 + hh, x0:x0 + ww] = 1
+    s[5] = 0  # an empty mask: NaN
+    x = np.zeros((n, 3, h, h), dtype=np.float32)
+    y = np.zeros(n, dtype=int)
+    GOLD["loc.maps"] = torch.tensor(a[:, 0])
+    GOLD["loc.masks"] = torch.tensor(s[:, 0])
+    for key, metric in (("mass_accuracy", quantus.RelevanceMassAccuracy), ("rank_accuracy", quantus.RelevanceRankAccuracy), ("auc", quantus.AUC)):
+        v = np.array(metric(disable_warnings=True)(model=None, x_batch=x, y_batch=y, a_batch=a, s_batch=s), dtype=np.float64)
+        v[s.reshape(n, -1).sum(1) == 0] = np.nan
+        GOLD[f"loc.{key}"] = torch.tensor(v)
+    # rank accuracy depends on numpy's order among pixels tied with the |mask|-th value: mark those images
+    tied = []
+    for i in range(n):
+        k = int(s[i].sum())
+        srt = np.sort(a[i].ravel())[::-1]
+        tied.append(1.0 if 0 < k < srt.size and srt[k - 1] == srt[k] else 0.0)
+    GOLD["loc.rank_tied"] = torch.tensor(tied, dtype=torch.float64)
+    return quantus.__version__
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     C = 4  # classes (or attributes) of every model
@@ -255,13 +288,14 @@ def main():
     cams("hf-vit", Logits(hf).eval(), blocks[-1].layernorm_before, x32, 3, published_reshape)
 
     sklearn_version = probe_goldens()
+    quantus_version = localisation_goldens()
 
     # lxt last: its monkey patches replace the forward of torchvision's GELU, LayerNorm and MultiheadAttention classes
     lxt_relevance(tv, x32[:1], C)
 
     safetensors.torch.save_file({k: v.clone().contiguous() for k, v in GOLD.items()}, os.path.join(OUT, "golden.safetensors"))
     versions = {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__, "transformers": transformers.__version__,
-                "grad-cam": getattr(pytorch_grad_cam, "__version__", "see requirements.txt"), "numpy": np.__version__, "scikit-learn": sklearn_version}
+                "grad-cam": getattr(pytorch_grad_cam, "__version__", "see requirements.txt"), "numpy": np.__version__, "scikit-learn": sklearn_version, "quantus": quantus_version}
     with open(os.path.join(OUT, "versions.json"), "w") as f:
         json.dump(versions, f, indent=1)
     print("peer goldens:", OUT, versions)

@@ -60,6 +60,34 @@ private slots:
         const float none[] = {0, 0, 0, 0};
         QVERIFY(std::isnan(attention::topKIoU(P, none, 4)));
     }
+
+    // localisation measures, by hand: P = (0.9, 0.1, 0.8, 0.2), B = {0, 3}
+    void localisationByHand() {
+        const float P[] = {0.9f, 0.1f, 0.8f, 0.2f}, Q[] = {1, 0, 0, 1};
+        QVERIFY(std::abs(attention::relevanceMassAccuracy(P, Q, 4) - (0.9 + 0.2) / 2.0) < 1e-7);  // 1.1 / 2.0
+        QCOMPARE(attention::relevanceRankAccuracy(P, Q, 4), 0.5);  // top-2 = {0, 2}: one of two in B
+        // AUC: pairs (in B, not in B): (0.9 > 0.1), (0.9 > 0.8), (0.2 > 0.1), (0.2 < 0.8): 3 of 4
+        QCOMPARE(attention::localisationAuc(P, Q, 4), 0.75);
+        // ties: P = (1, 1, 1, 0), B = {0, 3}: the top-2 are two of the three tied ones, each in B with chance 1/3
+        const float T[] = {1, 1, 1, 0};
+        QVERIFY(std::abs(attention::relevanceRankAccuracy(T, Q, 4) - (2.0 / 3.0) / 2.0) < 1e-12);
+        // AUC with ties: (1 vs 1) x2 ties = 0.5 each, (0 vs 1) x2 = 0: (0.5 + 0.5) / 4
+        QCOMPARE(attention::localisationAuc(T, Q, 4), 0.25);
+        // the mask is binarised at 0.5 (a published background mask is 1e-4 on the bird, not 0)
+        const float soft[] = {0.9999f, 1e-4f, 1e-4f, 0.9999f};
+        QCOMPARE(attention::relevanceRankAccuracy(P, soft, 4), 0.5);
+        // undefined: empty mask (all three), all-zero map (mass), a mask covering everything (AUC)
+        const float none[] = {0, 0, 0, 0}, all[] = {1, 1, 1, 1};
+        QVERIFY(std::isnan(attention::relevanceMassAccuracy(P, none, 4)) && std::isnan(attention::relevanceRankAccuracy(P, none, 4)) &&
+                std::isnan(attention::localisationAuc(P, none, 4)));
+        QVERIFY(std::isnan(attention::relevanceMassAccuracy(none, Q, 4)));
+        QVERIFY(std::isnan(attention::localisationAuc(P, all, 4)));
+        // a perfect map: AUC 1, rank accuracy 1, mass 1
+        const float perfect[] = {1, 0, 0, 1};
+        QCOMPARE(attention::localisationAuc(perfect, Q, 4), 1.0);
+        QCOMPARE(attention::relevanceRankAccuracy(perfect, Q, 4), 1.0);
+        QCOMPARE(attention::relevanceMassAccuracy(perfect, Q, 4), 1.0);
+    }
 };
 
 BIASSCOPE_REGISTER_TEST(TestAttentionScores)

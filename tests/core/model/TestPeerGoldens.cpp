@@ -12,6 +12,7 @@
 
 #include "TestRegistry.h"
 #include "attention/GradCam.h"
+#include "attention/Scores.h"
 #include "explain/RelevanceEngine.h"
 #include "io/Safetensors.h"
 #include "model/CnnModel.h"
@@ -220,6 +221,38 @@ private slots:
         BIASSCOPE_COMPARE_TENSORS(proba, golden(g + "proba"), 0.0, 1e-5);
         const double acc = proba.argmax(1).eq(y).to(torch::kFloat64).mean().item<double>();
         QCOMPARE(acc, golden(g + "accuracy").item<double>());
+    }
+
+    // localisation measures (aiou score, mask scores) equal Quantus 0.6 on the same maps and masks
+    void localisationEqualsQuantus() {
+        const at::Tensor maps = golden("loc.maps").contiguous(), masks = golden("loc.masks").contiguous();
+        const at::Tensor mass = golden("loc.mass_accuracy"), rank = golden("loc.rank_accuracy"), auc = golden("loc.auc"), tied = golden("loc.rank_tied");
+        const std::int64_t n = maps.size(0), px = maps.size(1) * maps.size(2);
+        int compared = 0, tiedCases = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const float* P = maps[i].data_ptr<float>();
+            const float* Q = masks[i].data_ptr<float>();
+            const auto np = static_cast<std::size_t>(px);
+            const double m = attention::relevanceMassAccuracy(P, Q, np), r = attention::relevanceRankAccuracy(P, Q, np), a = attention::localisationAuc(P, Q, np);
+            const auto check = [&](const char* what, double got, double want, double tol) {
+                if (std::isnan(want)) {
+                    QVERIFY2(std::isnan(got), qPrintable(QString("image %1 %2: %3, Quantus NaN").arg(i).arg(what).arg(got)));
+                    return;
+                }
+                QVERIFY2(std::abs(got - want) <= tol, qPrintable(QString("image %1 %2: %3 vs Quantus %4").arg(i).arg(what).arg(got, 0, 'g', 10).arg(want, 0, 'g', 10)));
+            };
+            check("mass accuracy", m, mass[i].item<double>(), 1e-6);  // Quantus sums in float32
+            check("AUC", a, auc[i].item<double>(), 1e-12);
+            if (tied[i].item<double>() > 0) {
+                ++tiedCases;  // Quantus takes the tied pixels in numpy's sort order; BiasScope by their expected share
+                QVERIFY(std::abs(r - rank[i].item<double>()) <= 1.0);
+                continue;
+            }
+            check("rank accuracy", r, rank[i].item<double>(), 1e-12);
+            ++compared;
+        }
+        qInfo("rank accuracy compared on %d images (%d with ties at the mask size left out)", compared, tiedCases);
+        QVERIFY(compared >= n / 2);
     }
 
     // parts the rules do not cover are refused by name; a file of no ViT layout names its first keys
