@@ -19,10 +19,12 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTabWidget>
+#include <QStandardItemModel>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent>
 #include <cmath>
+#include <tuple>
 #include <qcustomplot.h>
 
 #include <torch/types.h>
@@ -273,6 +275,15 @@ AttentionPanel::AttentionPanel(QWidget* parent) : QWidget(parent), cancel_(std::
     auto* tl = new QVBoxLayout(tableTab);
     resultBox_ = new QComboBox;
     tl->addWidget(resultBox_);
+    // Attention-IoU (the study's score) or one of the localisation measures of a mask run (not published)
+    measureBox_ = new QComboBox;
+    measureBox_->addItem("Attention-IoU (published)", "");
+    measureBox_->addItem("Relevance mass accuracy (not published)", "mass_accuracy");
+    measureBox_->addItem("Relevance rank accuracy (not published)", "rank_accuracy");
+    measureBox_->addItem("Localisation AUC (not published)", "auc");
+    measureBox_->setToolTip("Mask runs also measure localisation: the share of the map inside the mask, the share of the mask among the map's top pixels, "
+                            "and the ROC AUC of the map for the mask (docs/attention-iou.md)");
+    tl->addWidget(measureBox_);
     table_ = new QTableWidget;
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     tl->addWidget(table_, 1);
@@ -281,6 +292,7 @@ AttentionPanel::AttentionPanel(QWidget* parent) : QWidget(parent), cancel_(std::
     tl->addWidget(resultNote_);
     tabs_->addTab(tableTab, "Scores");
     connect(resultBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, &AttentionPanel::showResult);
+    connect(measureBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { showResult(resultBox_->currentIndex()); });
 
     auto* figTab = new QWidget;
     auto* fgl = new QVBoxLayout(figTab);
@@ -435,10 +447,23 @@ bool AttentionPanel::addResult(const QString& path) {
     return true;
 }
 
+void AttentionPanel::setMeasure(int index) { measureBox_->setCurrentIndex(index); }
+
 void AttentionPanel::showResult(int index) {
     if (index < 0 || index >= static_cast<int>(results_.size())) return;
     const auto& s = results_[static_cast<std::size_t>(index)];
-    const bool uniform = !s.uniform.empty();
+    // the measure: Attention-IoU, or a localisation measure when this result has them
+    const bool hasLocalisation = !s.localisationMean.empty();
+    for (int i = 1; i < measureBox_->count(); ++i)
+        if (auto* model = qobject_cast<QStandardItemModel*>(measureBox_->model())) model->item(i)->setEnabled(hasLocalisation);
+    if (!hasLocalisation && measureBox_->currentIndex() != 0) {
+        measureBox_->setCurrentIndex(0);  // re-enters showResult
+        return;
+    }
+    const std::string measure = measureBox_->currentData().toString().toStdString();
+    attention::Matrix mean = s.mean, sd = s.std;
+    if (!measure.empty()) std::tie(mean, sd) = s.localisationTable(measure);
+    const bool uniform = !s.uniform.empty() && measure.empty();
     table_->clear();
     table_->setColumnCount(static_cast<int>(s.columns.size()));
     table_->setRowCount(static_cast<int>(s.rows.size()) + (uniform ? 1 : 0));
@@ -450,12 +475,15 @@ void AttentionPanel::showResult(int index) {
     table_->setVerticalHeaderLabels(rows);
     for (std::size_t r = 0; r < s.rows.size(); ++r)
         for (std::size_t c = 0; c < s.columns.size(); ++c)
-            table_->setItem(static_cast<int>(r), static_cast<int>(c), new QTableWidgetItem(meanStd(s.mean[r][c], s.std[r][c])));
+            table_->setItem(static_cast<int>(r), static_cast<int>(c), new QTableWidgetItem(meanStd(mean[r][c], sd[r][c])));
     if (uniform)
         for (std::size_t c = 0; c < s.columns.size() && c < s.uniform.back().size(); ++c)
             table_->setItem(static_cast<int>(s.rows.size()), static_cast<int>(c), new QTableWidgetItem(QString::number(s.uniform.back()[c], 'f', 3)));
     table_->resizeColumnsToContents();
     QString note = QString("Mean ± population std over %1 model(s): %2. ").arg(s.models.size()).arg(QString::fromStdString(s.path));
+    if (!measure.empty())
+        note += "A localisation measure beside Attention-IoU, not part of the published study: per image against the mask binarised at 0.5, "
+                "undefined values (empty mask, all-zero map) skipped. ";
     if (uniform) note += "The uniform-map row is the score of a uniform map against the same masks (the published 'Uniform Attention' row is one model's GradCAM scores: a fixed bug). ";
     if (s.map != "GradCAM") note += "LRP maps: positive relevance only (a labelled deviation; the study uses GradCAM). ";
     if (s.mcc) note += QString("MCC(pred A, pred %1) = %2. ").arg(QString::fromStdString(s.confounder), meanStd(s.mcc->first, s.mcc->second));

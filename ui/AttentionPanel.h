@@ -51,6 +51,8 @@ public:
     // Maps of image `index` of the split for the current model (asynchronous: imageReady()).
     void showImage(int index);
     void setFigure(Figure f);
+    // The Scores table's measure: 0 Attention-IoU, 1 mass accuracy, 2 rank accuracy, 3 AUC (mask runs only).
+    void setMeasure(int index);
     // Export of the figure shown; throws biasscope::Error with the file on failure.
     void exportFigure(const QString& path, const FigureExportOptions& options);
 
@@ -84,7 +86,7 @@ private:
     int pendingImage_ = -1, splitSize_ = 0;
     Figure figure_ = Figure::MaskBars;
 
-    QComboBox *datasetBox_ = nullptr, *mapBox_ = nullptr, *scoreBox_ = nullptr, *splitBox_ = nullptr, *resultBox_ = nullptr, *figureBox_ = nullptr,
+    QComboBox *datasetBox_ = nullptr, *mapBox_ = nullptr, *scoreBox_ = nullptr, *splitBox_ = nullptr, *resultBox_ = nullptr, *figureBox_ = nullptr, *measureBox_ = nullptr,
               *maskBox_ = nullptr, *modelBox_ = nullptr;
     QLineEdit *rootEdit_ = nullptr, *attributeEdit_ = nullptr, *confounderEdit_ = nullptr, *outEdit_ = nullptr;
     QListWidget* modelList_ = nullptr;

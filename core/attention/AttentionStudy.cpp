@@ -285,6 +285,20 @@ MapKind parseMapKind(const std::string& s) {
 
 const char* mapLabel(MapKind k) { return k == MapKind::GradCam ? "GradCAM" : k == MapKind::AttnLrp ? "AttnLRP" : "CPLRP"; }
 
+std::pair<Matrix, Matrix> ScoreSummary::localisationTable(const std::string& measure) const {
+    std::size_t m = 0;
+    while (m < std::size(kLocalisationMeasures) && measure != kLocalisationMeasures[m]) ++m;
+    if (m == std::size(kLocalisationMeasures)) throw InputError("unknown localisation measure '" + measure + "' (mass_accuracy | rank_accuracy | auc)");
+    if (localisationMean.empty()) throw InputError(path + ": this result has no localisation measures (a heatmap run, or made before they existed)");
+    Matrix mean(rows.size()), sd(rows.size());
+    for (std::size_t r = 0; r < rows.size(); ++r)
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+            mean[r].push_back(localisationMean[r][c * std::size(kLocalisationMeasures) + m]);
+            sd[r].push_back(localisationStd[r][c * std::size(kLocalisationMeasures) + m]);
+        }
+    return {mean, sd};
+}
+
 ScoreSummary readScoreSummary(const std::string& path) {
     const nlohmann::json j = io::readJsonFile(path, "Attention-IoU score sidecar");
     ScoreSummary s;
@@ -310,6 +324,18 @@ ScoreSummary readScoreSummary(const std::string& path) {
         s.mean = num(j.at("mean"));
         s.std = num(j.at("std_population"));
         if (j.contains("uniform_baseline")) s.uniform = num(j.at("uniform_baseline"));
+        if (j.contains("localisation")) {
+            const auto& l = j.at("localisation");
+            s.localisationColumns = l.at("columns").get<std::vector<std::string>>();
+            s.localisationMean = num(l.at("mean"));
+            s.localisationStd = num(l.at("std_population"));
+            if (s.localisationMean.size() != s.rows.size() || s.localisationStd.size() != s.rows.size() ||
+                s.localisationColumns.size() != s.columns.size() * std::size(kLocalisationMeasures))
+                throw InputError(path + ": the localisation block does not match the rows and columns");
+            for (std::size_t r = 0; r < s.rows.size(); ++r)
+                if (s.localisationMean[r].size() != s.localisationColumns.size() || s.localisationStd[r].size() != s.localisationColumns.size())
+                    throw InputError(path + ": a localisation row has the wrong length");
+        }
         s.trainAgreement = j.contains("train_place_agreement") ? j.at("train_place_agreement").get<double>() : kNaN;
         // the evaluation of the same models and data, when it was run into the same folder
         const fs::path eval = fs::path(path).parent_path() / ("evaluation-" + j.value("tag", std::string("?")) + ".json");

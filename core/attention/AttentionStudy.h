@@ -66,6 +66,11 @@ struct ScoreSummary {
     double trainAgreement = 0;  // NaN when unknown
     // from evaluation-<tag>.json in the same folder, when present: {mean, population std} over models
     std::optional<std::pair<double, double>> mcc, worstGroupAccuracy;
+    // mask runs: the localisation measures (not published), columns "<column>:<measure>", group rows
+    std::vector<std::string> localisationColumns;
+    Matrix localisationMean, localisationStd;
+    // one measure's table: rows x score columns; measure "mass_accuracy" | "rank_accuracy" | "auc"
+    std::pair<Matrix, Matrix> localisationTable(const std::string& measure) const;
 };
 ScoreSummary readScoreSummary(const std::string& sidecarPath);
 

@@ -99,6 +99,16 @@ private slots:
         QCOMPARE(p->tableText(2, 1), QString("%1 ± %2").arg(s95.mean[2][1], 0, 'f', 3).arg(s95.std[2][1], 0, 'f', 3));
         QVERIFY(!p->tableText(3, 0).contains("±"));  // uniform baseline: a number
         QVERIFY(std::abs(s95.trainAgreement - 0.95) < 0.03);
+        // the localisation measures of the same run (not published): AUC of the bird column, no uniform row
+        p->setMeasure(3);
+        const auto [aucMean, aucStd] = s95.localisationTable("auc");
+        QCOMPARE(p->tableRows(), 3);
+        QCOMPARE(p->tableText(2, 1), QString("%1 ± %2").arg(aucMean[2][1], 0, 'f', 3).arg(aucStd[2][1], 0, 'f', 3));
+        QVERIFY(aucMean[2][1] > 0 && aucMean[2][1] <= 1);
+        p->tabs()->setCurrentIndex(1);
+        shot(w, "attention-scores-auc.png");
+        p->setMeasure(0);
+        QCOMPARE(p->tableRows(), 4);
 
         // image browsing: the maps of image 5 of the test split and its scores
         QSignalSpy img(p, &ui::AttentionPanel::imageReady);
