@@ -52,56 +52,65 @@ void splitFused(StateDict& out, const at::Tensor& fused, const std::string& hfPr
     out[hfPrefix + "attention.attention.value." + suffix] = parts[2].contiguous();
 }
 
+using Renames = std::vector<std::pair<std::string, std::string>>;
+
+// How a layout names a ViT: its block key pattern (group 1: the block index, group 2: the rest), the renames
+// of keys outside and inside the blocks (prefix -> HF prefix), and the names of its fused q/k/v projection.
+struct LayoutNames {
+    const std::regex& block;
+    const Renames& global;
+    const Renames& inBlock;
+    std::string fusedWeight, fusedBias;
+    bool zeroBiasWithoutFusedBias = false;  // timm qkv_bias=False: no bias is a zero bias
+};
+
+StateDict renameLayout(const StateDict& dict, const std::string& source, const LayoutNames& n) {
+    const auto renamed = [](const std::string& key, const Renames& renames, bool exact) -> std::optional<std::string> {
+        for (const auto& [from, to] : renames)
+            if (startsWith(key, from) && (!exact || from.back() == '.' || key == from)) return to + key.substr(from.size());
+        return std::nullopt;
+    };
+    StateDict out;
+    for (const auto& [k, t] : dict) {
+        std::smatch m;
+        if (!std::regex_match(k, m, n.block)) {
+            out[renamed(k, n.global, true).value_or(k)] = t;
+            continue;
+        }
+        const std::string hf = "encoder.layer." + m[1].str() + ".", rest = m[2].str();
+        if (rest == n.fusedWeight) {
+            splitFused(out, t, hf, "weight", k, source);
+            if (n.zeroBiasWithoutFusedBias && !has(dict, k.substr(0, k.size() - rest.size()) + n.fusedBias))
+                splitFused(out, torch::zeros({t.size(0)}, t.options()), hf, "bias", k, source);
+        } else if (rest == n.fusedBias) {
+            splitFused(out, t, hf, "bias", k, source);
+        } else if (const auto r = renamed(rest, n.inBlock, false)) {
+            out[hf + *r] = t;
+        } else {
+            out[k] = t;  // unknown: kept under its own name, so the loader lists it
+        }
+    }
+    return out;
+}
+
 StateDict fromTorchvision(const StateDict& dict, const std::string& source) {
     refuseUnsupported(dict, VitLayout::Torchvision, source,
                       {{std::regex("^heads\\.pre_logits\\."), "a pre-logits (representation) layer"},
                        {std::regex("^conv_proj\\.conv_"), "a convolutional stem"}});
     static const std::regex block(R"(^encoder\.layers\.encoder_layer_(\d+)\.(.+)$)");
-    const std::vector<std::pair<std::string, std::string>> global{{"conv_proj.", "embeddings.patch_embeddings.projection."},
+    static const Renames global{{"conv_proj.", "embeddings.patch_embeddings.projection."},
                                                                   {"class_token", "embeddings.cls_token"},
                                                                   {"encoder.pos_embedding", "embeddings.position_embeddings"},
                                                                   {"encoder.ln.", "layernorm."},
                                                                   {"heads.head.", "classifier."}};
-    const std::vector<std::pair<std::string, std::string>> inBlock{{"ln_1.", "layernorm_before."},
+    static const Renames inBlock{{"ln_1.", "layernorm_before."},
                                                                    {"self_attention.out_proj.", "attention.output.dense."},
                                                                    {"ln_2.", "layernorm_after."},
                                                                    {"mlp.0.", "intermediate.dense."},
                                                                    {"mlp.linear_1.", "intermediate.dense."},  // torchvision < 0.13
                                                                    {"mlp.3.", "output.dense."},
                                                                    {"mlp.linear_2.", "output.dense."}};
-    StateDict out;
-    for (const auto& [k, t] : dict) {
-        std::smatch m;
-        if (std::regex_match(k, m, block)) {
-            const std::string hf = "encoder.layer." + m[1].str() + ".", rest = m[2].str();
-            if (rest == "self_attention.in_proj_weight") {
-                splitFused(out, t, hf, "weight", k, source);
-                continue;
-            }
-            if (rest == "self_attention.in_proj_bias") {
-                splitFused(out, t, hf, "bias", k, source);
-                continue;
-            }
-            bool mapped = false;
-            for (const auto& [from, to] : inBlock)
-                if (startsWith(rest, from)) {
-                    out[hf + to + rest.substr(from.size())] = t;
-                    mapped = true;
-                    break;
-                }
-            if (!mapped) out[k] = t;
-            continue;
-        }
-        bool mapped = false;
-        for (const auto& [from, to] : global)
-            if (startsWith(k, from) && (from.back() == '.' || k == from)) {
-                out[to + k.substr(from.size())] = t;
-                mapped = true;
-                break;
-            }
-        if (!mapped) out[k] = t;
-    }
-    return out;
+    return renameLayout(dict, source, {block, global, inBlock, "self_attention.in_proj_weight", "self_attention.in_proj_bias", false});
 }
 
 StateDict fromTimm(const StateDict& dict, const std::string& source) {
@@ -124,56 +133,22 @@ StateDict fromTimm(const StateDict& dict, const std::string& source) {
                                                           ") leave out the CLS token (no_embed_class), which BiasScope's ViT does not compute");
     }
     static const std::regex block(R"(^blocks\.(\d+)\.(.+)$)");
-    const std::vector<std::pair<std::string, std::string>> global{{"patch_embed.proj.", "embeddings.patch_embeddings.projection."},
+    static const Renames global{{"patch_embed.proj.", "embeddings.patch_embeddings.projection."},
                                                                   {"cls_token", "embeddings.cls_token"},
                                                                   {"pos_embed", "embeddings.position_embeddings"},
                                                                   {"norm.", "layernorm."},
                                                                   {"head.", "classifier."}};
-    const std::vector<std::pair<std::string, std::string>> inBlock{{"norm1.", "layernorm_before."}, {"attn.proj.", "attention.output.dense."},
+    static const Renames inBlock{{"norm1.", "layernorm_before."}, {"attn.proj.", "attention.output.dense."},
                                                                    {"norm2.", "layernorm_after."},  {"mlp.fc1.", "intermediate.dense."},
                                                                    {"mlp.fc2.", "output.dense."}};
-    StateDict out;
-    for (const auto& [k, t] : dict) {
-        std::smatch m;
-        if (std::regex_match(k, m, block)) {
-            const std::string hf = "encoder.layer." + m[1].str() + ".", rest = m[2].str();
-            if (rest == "attn.qkv.weight") {
-                splitFused(out, t, hf, "weight", k, source);
-                // qkv_bias=False: the projections have no bias, which is a zero bias
-                if (!has(dict, "blocks." + m[1].str() + ".attn.qkv.bias")) splitFused(out, torch::zeros({t.size(0)}, t.options()), hf, "bias", k, source);
-                continue;
-            }
-            if (rest == "attn.qkv.bias") {
-                splitFused(out, t, hf, "bias", k, source);
-                continue;
-            }
-            bool mapped = false;
-            for (const auto& [from, to] : inBlock)
-                if (startsWith(rest, from)) {
-                    out[hf + to + rest.substr(from.size())] = t;
-                    mapped = true;
-                    break;
-                }
-            if (!mapped) out[k] = t;
-            continue;
-        }
-        bool mapped = false;
-        for (const auto& [from, to] : global)
-            if (startsWith(k, from) && (from.back() == '.' || k == from)) {
-                out[to + k.substr(from.size())] = t;
-                mapped = true;
-                break;
-            }
-        if (!mapped) out[k] = t;
-    }
-    return out;
+    return renameLayout(dict, source, {block, global, inBlock, "attn.qkv.weight", "attn.qkv.bias", true});
 }
 
 // transformers >= 5 names ViT modules anew in memory (`vit.layers.N.attention.q_proj`, `o_proj`, `mlp.fc1`,
 // `mlp.fc2`) while save_pretrained writes the old names: a torch.save of such a model's state_dict holds the new ones.
 StateDict fromTransformers5(const StateDict& dict) {
     static const std::regex block(R"(^(vit\.)?layers\.(\d+)\.(.+)$)");
-    const std::vector<std::pair<std::string, std::string>> inBlock{{"attention.q_proj.", "attention.attention.query."},
+    static const Renames inBlock{{"attention.q_proj.", "attention.attention.query."},
                                                                    {"attention.k_proj.", "attention.attention.key."},
                                                                    {"attention.v_proj.", "attention.attention.value."},
                                                                    {"attention.o_proj.", "attention.output.dense."},
