@@ -107,6 +107,16 @@ def random_resnet(classes, seed):
     return m.eval()
 
 
+def saved_resnets(prefix, classes, seed):  # two models, saved as torch.save(state_dict): [(path, model)]
+    out = []
+    for k in range(2):
+        path = os.path.join(WORK, f"{prefix}-resnet18-{k}.pth")
+        m = random_resnet(classes, seed + k)
+        torch.save(m.state_dict(), path)
+        out.append((path, m))
+    return out
+
+
 def aggregate(per_model_rows):  # [models][rows][columns] -> mean, population std over models
     a = np.array(per_model_rows, dtype=np.float64)
     return np.nanmean(a, axis=0), np.nanstd(a, axis=0)
@@ -194,12 +204,7 @@ def waterbirds():
     root = os.path.join(WORK, "waterbirds")
     subprocess.run([CLI, "aiou", "make-data", "--out", root, "--bias", "0.9", "--train-per-class", "2", "--val-per-class", "2", "--test-per-class", "10",
                     "--size", "96", "--seed", "3"], check=True, capture_output=True)
-    models = []
-    for k in range(2):
-        path = os.path.join(WORK, f"wb-resnet18-{k}.pth")
-        m = random_resnet(2, 100 + k)
-        torch.save(m.state_dict(), path)
-        models.append((path, m))
+    models = saved_resnets("wb", 2, 100)
     with open(os.path.join(root, "metadata.csv")) as f:
         meta = [r for r in csv.DictReader(f) if r["split"] == "2"]
     files = [r["img_filename"] for r in meta]
@@ -260,12 +265,7 @@ def celeba():
     A, M = ATTRS.index("Blond_Hair"), ATTRS.index("Male")
     a, male = torch.tensor(labels[test, A] == 1), torch.tensor(labels[test, M] == 1)
     row_sel = [a & male, a & ~male, ~a & male, ~a & ~male, torch.ones_like(a)]
-    models = []
-    for k in range(2):
-        path = os.path.join(WORK, f"celeb-resnet18-{k}.pth")
-        m = random_resnet(40, 200 + k)
-        torch.save(m.state_dict(), path)
-        models.append((path, m))
+    models = saved_resnets("celeb", 40, 200)
 
     def target(index):  # BinaryClassClassifierOutputTarget of a one-hot attribute: |z_index|
         return lambda out: torch.abs(out[index])
