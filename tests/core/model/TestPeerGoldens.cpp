@@ -26,10 +26,12 @@ using attention::VitCamSite;
 
 namespace {
 
-// Logits: 1e-4 relative (float32, CPU). GradCAM maps (in [0, 1]): 1e-5 absolute, except EfficientNetV2-S, whose
-// maps pytorch-grad-cam itself moves by up to 5.7e-5 between 1 and 2 threads and by 2.6e-5 with
-// ATEN_CPU_CAPABILITY=default on the same machine (ResNet-50: 3.2e-6); measured 2026-12-07, docs/peers.md.
-constexpr double kLogitRtol = 1e-4, kCamAtol = 1e-5, kDeepCnnCamAtol = 1e-4;
+// Logits: 1e-4 relative (float32, CPU). GradCAM maps (in [0, 1]), from the spread measured on 2026-12-07
+// (docs/peers.md): across OPENBLAS_CORETYPE Prescott, Nehalem, Sandybridge, Haswell and Zen on Debian's LibTorch,
+// the largest difference from the peer was 4.2e-6 for ResNet-18, the ViTs and the extended head (1e-5 here),
+// 1.4e-5 for ResNet-50 (3e-5 here) and 3.6e-5 for EfficientNetV2-S (1e-4 here; pytorch-grad-cam itself moves
+// those maps by 5.7e-5 between 1 and 2 threads).
+constexpr double kLogitRtol = 1e-4, kCamAtol = 1e-5, kResNet50CamAtol = 3e-5, kDeepCnnCamAtol = 1e-4;
 
 std::string peerDir() {
     const char* d = std::getenv("BIASSCOPE_PEER_GOLDENS");
@@ -78,7 +80,7 @@ private slots:
         QTest::addColumn<double>("camAtol");
         QTest::newRow("resnet18 .pth") << "resnet18" << "resnet18.pth" << 1 << kCamAtol;
         QTest::newRow("resnet18 .safetensors") << "resnet18" << "resnet18.safetensors" << 1 << kCamAtol;
-        QTest::newRow("resnet50") << "resnet50" << "resnet50.safetensors" << 2 << kCamAtol;
+        QTest::newRow("resnet50") << "resnet50" << "resnet50.safetensors" << 2 << kResNet50CamAtol;
         QTest::newRow("resnet50 extended head") << "resnet50-extended" << "resnet50-extended.safetensors" << 0 << kCamAtol;
         QTest::newRow("efficientnet_v2_s") << "efficientnet_v2_s" << "efficientnet_v2_s.safetensors" << 3 << kDeepCnnCamAtol;
     }
