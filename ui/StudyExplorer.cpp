@@ -841,13 +841,17 @@ void StudyExplorer::redrawTokens() {
     m.layers = static_cast<int>(g.rows);
     m.columns = static_cast<int>(g.cols);
     const float* v = row.data_ptr<float>() + g.prefix;
-    for (std::int64_t r = g.rows - 1; r >= 0; --r)  // layer maps put row 0 at the bottom: flip so the grid reads like the image
+    for (std::int64_t r = 0; r < g.rows; ++r)  // patch rows in image order; the row axis is reversed below (row 0 on top)
         for (std::int64_t c = 0; c < g.cols; ++c) m.values.push_back(v[r * g.cols + c]);
     m.columnLabel = "patch column";
     const bool allZero = std::all_of(m.values.begin(), m.values.end(), [](float x) { return x == 0.f; });
     buildLayerMapFigure(*tokenPlot_, (g.prefix ? QString("Tokens, layer %1 (CLS %2 not drawn)").arg(layer).arg(row[0].item<float>(), 0, 'g', 3) : QString("Tokens, layer %1").arg(layer)),
                         m, 0, allZero ? QString("All patch tokens are 0 here: from the last block only the CLS token reaches the head.") : QString());
-    if (auto* r = firstRect(tokenPlot_)) r->axis(QCPAxis::atLeft)->setLabel("patch row (top = 0)");
+    if (auto* r = firstRect(tokenPlot_)) {
+        // the grid reads like the image: patch row 0 at the top, and the ticks say so (they used to count from the bottom)
+        r->axis(QCPAxis::atLeft)->setRangeReversed(true);
+        r->axis(QCPAxis::atLeft)->setLabel("patch row (top = 0)");
+    }
     tokenPlot_->replot();
 }
 

@@ -94,6 +94,7 @@ public:
     int significanceRows() const;
     QTabWidget* analysisTabs() const { return analysisTabs_; }
     QCustomPlot* neuronPlot() const { return neuronPlot_; }
+    QCustomPlot* tokenPlot() const { return tokenPlot_; }
     void redrawAll();  // every plot of the current selection, synchronously (benchmarks)
 
 signals:

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include "TestFixtures.h"
+#include "attention/GradCam.h"
 #include "io/Safetensors.h"
 #include "study/StudyAnalysis.h"
 #include "study/StudyDefinition.h"
@@ -95,6 +96,24 @@ private slots:
         QCOMPARE(e->currentImage(), 13);
         QVERIFY(e->heatLimit() > 0);
         QCOMPARE(e->layerTopKRows(), 2 * 5);  // 2 layers x top-5
+        // the token grid reads like the image: patch row 0 drawn at the top, its tick 0 there too
+        {
+            QCustomPlot* plot = e->tokenPlot();
+            auto* map = plot->plottableCount() ? qobject_cast<QCPColorMap*>(plot->plottable(0)) : nullptr;
+            QVERIFY(map);
+            QCPAxis* rows = plot->axisRects().first()->axis(QCPAxis::atLeft);
+            QVERIFY(rows->rangeReversed());
+            QVERIFY(rows->coordToPixel(0) < rows->coordToPixel(1));  // row 0 above row 1 on screen
+            const at::Tensor t = store.tensor(13, e->currentTarget().toStdString() + "/" + e->currentSite().toStdString() + "_tokens");
+            const auto grid = attention::inferTokenGrid(t.size(1));
+            const int layer = static_cast<int>(t.size(0)) - 1;
+            e->selectLayer(layer);
+            map = qobject_cast<QCPColorMap*>(plot->plottable(0));
+            QVERIFY(map);
+            // cell (column 1, row 0) = token prefix + 1: the first patch row's second patch
+            QCOMPARE(static_cast<float>(map->data()->cell(1, 0)), t[layer][grid.prefix + 1].item<float>());
+            QCOMPARE(static_cast<float>(map->data()->cell(0, static_cast<int>(grid.rows) - 1)), t[layer][grid.prefix + (grid.rows - 1) * grid.cols].item<float>());
+        }
 
         // a neuron: its value in all 40 images, equal to the store's normalised values
         QSignalSpy ready(e, &ui::StudyExplorer::neuronReady);
