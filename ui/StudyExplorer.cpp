@@ -995,7 +995,7 @@ void StudyExplorer::redrawProfile() {
     profilePlot_->xAxis->setRange(-0.6, static_cast<double>(sets.size()) - 0.4);
     profilePlot_->yAxis->setRange(-1.05, 1.05);
     profilePlot_->yAxis->setLabel("normalised relevance");
-    profilePlot_->xAxis->setTickLabelRotation(30);
+    profilePlot_->xAxis->setTickLabelRotation(-30);  // labels end at their tick: the last set's label stays inside the plot
     if (profilePlot_->plotLayout()->rowCount() < 2) {
         profilePlot_->plotLayout()->insertRow(0);
         profilePlot_->plotLayout()->addElement(0, 0, new QCPTextElement(profilePlot_, "", QFont("sans", 9, QFont::Bold)));
