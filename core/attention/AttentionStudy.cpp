@@ -169,17 +169,40 @@ at::Tensor loadMasks(const DataView& v, const Item& it, int size) {
     return v.waterbirds ? data::waterbirdsMasks(it.mask, size) : data::celebGroupMasks(it.mask, size);
 }
 
+// one number of a CSV: 9 significant digits, NaN as numpy writes it (a stream writes "-nan" for some NaNs)
+void csvNumber(std::ostream& s, double x) {
+    if (std::isnan(x))
+        s << "nan";
+    else
+        s << x;
+}
+
 std::string csvRow(const std::vector<double>& xs) {
     std::ostringstream s;
     s.precision(9);
     for (std::size_t i = 0; i < xs.size(); ++i) {
         s << (i ? "," : "");
-        if (std::isnan(xs[i]))
-            s << "nan";  // as numpy writes it (the stream would write "-nan" for some NaNs)
-        else
-            s << xs[i];
+        csvNumber(s, xs[i]);
     }
     return s.str();
+}
+
+// The per-image table of one model: image, group, then one value per column name.
+std::string perImageCsv(const DataView& v, const std::vector<std::string>& columns, const Matrix& values) {
+    std::string csv = "image,group";
+    for (const auto& c : columns) csv += "," + c;
+    csv += "\n";
+    for (std::size_t i = 0; i < values.size(); ++i)
+        csv += fs::path(v.items[i].image).filename().string() + "," + v.rows[static_cast<std::size_t>(v.items[i].group)] + "," + csvRow(values[i]) + "\n";
+    return csv;
+}
+
+// "<column>:<measure>" for every score column and localisation measure, in the tables' order
+std::vector<std::string> localisationColumnNames(const std::vector<std::string>& columns) {
+    std::vector<std::string> out;
+    for (const auto& c : columns)
+        for (const char* m : kLocalisationMeasures) out.push_back(c + ":" + m);
+    return out;
 }
 
 // The content of a model's weights: the file's SHA-256, or for a checkpoint folder that of every file in it.
@@ -479,20 +502,11 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
                 }
                 job.report(static_cast<double>(k * v.items.size() + e) / static_cast<double>(total), name + ": " + std::to_string(e) + " / " + std::to_string(v.items.size()) + " images");
             }
-            std::string csv = "image,group";
-            for (const auto& c : v.columns) csv += "," + c;
-            csv += "\n";
-            for (std::size_t i = 0; i < perImage.size(); ++i)
-                csv += fs::path(v.items[i].image).filename().string() + "," + v.rows[static_cast<std::size_t>(v.items[i].group)] + "," + csvRow(perImage[i]) + "\n";
+            const std::string csv = perImageCsv(v, v.columns, perImage);
             io::writeFileAtomically(perImagePath, csv);
             nlohmann::json manifest{{"key", key}, {"csv_sha256", io::sha256Hex(csv)}, {"model", o.models[k]}, {"warnings", modelWarnings}};
             if (localise) {
-                std::string lcsv = "image,group";
-                for (const auto& c : v.columns)
-                    for (const char* m : kLocalisationMeasures) lcsv += "," + c + ":" + m;
-                lcsv += "\n";
-                for (std::size_t i = 0; i < perImageLoc.size(); ++i)
-                    lcsv += fs::path(v.items[i].image).filename().string() + "," + v.rows[static_cast<std::size_t>(v.items[i].group)] + "," + csvRow(perImageLoc[i]) + "\n";
+                const std::string lcsv = perImageCsv(v, localisationColumnNames(v.columns), perImageLoc);
                 io::writeFileAtomically(locPath, lcsv);
                 manifest["localisation_csv_sha256"] = io::sha256Hex(lcsv);
             }
@@ -505,19 +519,18 @@ AttentionRunResult runAttentionScores(const AttentionRunOptions& o, const JobCon
     r.aggregate = aggregateModels(r.perModel);
     if (!r.localisationPerModel.empty()) {
         r.localisation = aggregateModels(r.localisationPerModel);
-        for (const auto& c : v.columns)
-            for (const char* m : kLocalisationMeasures) r.localisationColumns.push_back(c + ":" + m);
+        r.localisationColumns = localisationColumnNames(v.columns);
         r.localisationCsvPath = (fs::path(o.outDir) / ("Localisation-" + v.tag + "_" + mapLabel(o.map) + "_scores.csv")).string();
         std::ostringstream s;
         s.precision(9);
         s << "row,column,measure,mean,std_population,models\n";
         for (std::size_t g = 0; g < v.rows.size(); ++g)
             for (std::size_t c = 0; c < r.localisationColumns.size(); ++c) {
-                const double mean = r.localisation.mean[g][c], sd = r.localisation.std[g][c];
-                s << v.rows[g] << "," << v.columns[c / 3] << "," << kLocalisationMeasures[c % 3] << ",";
-                if (std::isnan(mean)) s << "nan"; else s << mean;
+                constexpr std::size_t kMeasures = std::size(kLocalisationMeasures);
+                s << v.rows[g] << "," << v.columns[c / kMeasures] << "," << kLocalisationMeasures[c % kMeasures] << ",";
+                csvNumber(s, r.localisation.mean[g][c]);
                 s << ",";
-                if (std::isnan(sd)) s << "nan"; else s << sd;
+                csvNumber(s, r.localisation.std[g][c]);
                 s << "," << r.localisation.models[g][c] << "\n";
             }
         io::writeFileAtomically(r.localisationCsvPath, s.str());
