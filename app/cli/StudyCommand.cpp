@@ -82,6 +82,13 @@ void addStudyCommand(CLI::App& app) {
         double threshold = -1;
         int topK = -1;
         bool signedRank = false;
+        int resamples = 10000;
+        std::uint64_t seed = 20261207;
+        double ciLevel = 0.95;
+        std::string neuronTests = "reference";
+        std::vector<double> sweepThresholds{0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+        std::vector<int> sweepK{1, 3, 5, 10, 20};
+        bool noSweeps = false;
         std::vector<std::string> formats{"png", "pdf", "svg"};
         int dpi = 300;
         std::string significance = "hide";
@@ -97,11 +104,30 @@ void addStudyCommand(CLI::App& app) {
     an->add_option("--significance", b->significance, "non-significant similarity cells: hide (published), fade, or outline the significant ones")
         ->check(CLI::IsMember({"hide", "fade", "outline"}));
     an->add_flag("--signed", b->signedRank, "rank neurons by signed value instead of |value| (published: |value|)");
+    an->add_option("--bootstrap", b->resamples, "bootstrap resamples for the CIs of consistency, similarity means and effect sizes (0: none)")
+        ->check(inRange(0, 1000000));
+    an->add_option("--seed", b->seed, "seed of the bootstrap resamples");
+    an->add_option("--ci-level", b->ciLevel, "confidence level of the bootstrap intervals")->check(inRange(0.5, 0.999));
+    an->add_option("--neuron-tests", b->neuronTests,
+                   "per-neuron tests (neuron_tests.csv): each label vs the set's reference target, every pair of labels, or none")
+        ->check(CLI::IsMember({"reference", "labels", "none"}));
+    an->add_option("--sweep-thresholds", b->sweepThresholds, "confidence thresholds of the robustness sweep (the study's is always one)")
+        ->check(inRange(0, 1))
+        ->delimiter(',');
+    an->add_option("--sweep-k", b->sweepK, "top-k values of the robustness sweep (the study's is always one)")->check(inRange(1, 10000))->delimiter(',');
+    an->add_flag("--no-sweeps", b->noSweeps, "skip sweep_consistency.csv and sweep_tests.csv");
     an->callback([b]() {
         study::AnalysisOptions o;
         o.threshold = b->threshold;
         o.topK = b->topK;
         o.rankBy = b->signedRank ? analysis::RankBy::Signed : analysis::RankBy::Magnitude;
+        o.bootstrap = {b->resamples, b->seed, b->ciLevel};
+        o.neuronTests = b->neuronTests == "labels" ? study::NeuronComparisons::Labels
+                        : b->neuronTests == "none" ? study::NeuronComparisons::None
+                                                   : study::NeuronComparisons::Reference;
+        o.sweepThresholds = b->sweepThresholds;
+        o.sweepTopK = b->sweepK;
+        o.sweeps = !b->noSweeps;
         const std::string out = b->out.empty() ? (std::filesystem::path(b->store) / "analysis").string() : b->out;
         const auto r = study::analyzeStudy(b->store, out, o);
         for (const auto& w : r.warnings) std::cerr << "biasscope-cli: warning: " << w << "\n";
@@ -113,6 +139,20 @@ void addStudyCommand(CLI::App& app) {
         req.threshold = r.threshold;
         req.provenance["store"] = std::filesystem::absolute(b->store).string();
         req.provenance["top_k"] = o.topK >= 1 ? std::to_string(o.topK) : "study default";
+        for (const auto& [set, sites] : r.consistencyCi)  // BCa where defined, else the percentile interval
+            for (const auto& [site, cis] : sites) {
+                auto& iv = req.intervals[set][site];
+                for (const auto& ci : cis) {
+                    const bool bca = std::isfinite(ci.bca.low) && std::isfinite(ci.bca.high);
+                    iv.first.push_back(bca ? ci.bca.low : ci.percentile.low);
+                    iv.second.push_back(bca ? ci.bca.high : ci.percentile.high);
+                }
+            }
+        if (!r.consistencyCi.empty()) {
+            req.intervalNote = std::to_string(static_cast<int>(std::lround(o.bootstrap.confidence * 100))) + " % bootstrap CI over images (BCa, " +
+                               std::to_string(o.bootstrap.resamples) + " resamples, seed " + std::to_string(o.bootstrap.seed) + ")";
+            req.provenance["bootstrap"] = req.intervalNote;
+        }
         renderConsistencyFigures(r.setsByCondition, r.consistency, r.passingImages, req);
         std::map<std::string, std::map<std::string, SimilarityFigureInput>> sim;
         for (const auto& [set, sites] : r.similarity)

@@ -56,14 +56,19 @@ void renderConsistencyFigures(const std::map<std::string, std::vector<std::strin
             for (std::size_t i = 0; i < sets.size() && i < 4; ++i) {
                 auto c = curves.find(sets[i]);
                 if (c == curves.end() || !c->second.count(site)) continue;
-                series.push_back({displayName(sets[i]) + ", " + label, c->second.at(site), colours[i], dashed, dashed});
+                series.push_back({displayName(sets[i]) + ", " + label, c->second.at(site), colours[i], dashed, dashed, {}, {}});
+                if (auto iv = r.intervals.find(sets[i]); iv != r.intervals.end() && iv->second.count(site)) {
+                    series.back().low = iv->second.at(site).first;
+                    series.back().high = iv->second.at(site).second;
+                }
             }
         if (series.empty()) continue;
         for (const auto& s : sets)
             if (images.count(s)) counts << QString("%1 %2").arg(images.at(s)).arg(displayName(s).toLower());
-        const QString caption = QString("n = %1 images with confidence ≥ %2. 'Block output' = residual stream after the MLP (the paper's 'Post_LayerNorm').")
-                                    .arg(counts.join(", "))
-                                    .arg(r.threshold);
+        QString caption = QString("n = %1 images with confidence ≥ %2. 'Block output' = residual stream after the MLP (the paper's 'Post_LayerNorm').")
+                              .arg(counts.join(", "))
+                              .arg(r.threshold);
+        if (!r.intervals.empty() && !r.intervalNote.empty()) caption += " Bars: " + QString::fromStdString(r.intervalNote) + ".";
         QCustomPlot plot;
         plot.resize(static_cast<int>(r.width * 96), static_cast<int>(r.height * 96));
         ui::buildConsistencyFigure(plot, QString("Consistency of top-ranked neurons per layer (%1 images)").arg(QString::fromStdString(condition)), series, caption);

@@ -15,6 +15,9 @@ struct ConsistencyFigureRequest {
     double width = 7.0, height = 4.2;
     double threshold = 0.9;
     std::map<std::string, std::string> provenance;  // written into each sidecar
+    // optional error bars: set -> site -> per-layer interval ends, and what they are (for the caption)
+    std::map<std::string, std::map<std::string, std::pair<std::vector<double>, std::vector<double>>>> intervals;
+    std::string intervalNote;
 };
 
 // setsByCondition: condition -> its sets in drawing order; curves: set -> site -> percent per layer;

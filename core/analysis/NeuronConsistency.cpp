@@ -45,4 +45,37 @@ std::vector<ConsistencyPoint> neuronConsistency(const std::vector<std::vector<st
     return out;
 }
 
+std::vector<BootstrapCi> neuronConsistencyCi(const std::vector<std::vector<std::vector<int>>>& topK, const BootstrapOptions& options) {
+    neuronConsistency(topK);  // the same checks
+    const std::size_t layers = topK.front().size();
+    // unique[layer][image]: that image's distinct top-k neurons
+    std::vector<std::vector<std::vector<int>>> unique(layers, std::vector<std::vector<int>>(topK.size()));
+    int maxNeuron = 0;
+    for (std::size_t i = 0; i < topK.size(); ++i)
+        for (std::size_t l = 0; l < layers; ++l) {
+            auto u = topK[i][l];
+            std::sort(u.begin(), u.end());
+            u.erase(std::unique(u.begin(), u.end()), u.end());
+            for (int n : u) {
+                if (n < 0) throw InputError("negative neuron index in the top-k lists");
+                maxNeuron = std::max(maxNeuron, n);
+            }
+            unique[l][i] = std::move(u);
+        }
+    std::vector<int> counts(static_cast<std::size_t>(maxNeuron) + 1, 0);
+    auto statistic = [&](const std::vector<int>& idx) {
+        std::vector<double> percent(layers);
+        for (std::size_t l = 0; l < layers; ++l) {
+            int best = 0;
+            for (int i : idx)
+                for (int n : unique[l][static_cast<std::size_t>(i)]) best = std::max(best, ++counts[static_cast<std::size_t>(n)]);
+            for (int i : idx)
+                for (int n : unique[l][static_cast<std::size_t>(i)]) counts[static_cast<std::size_t>(n)] = 0;
+            percent[l] = 100.0 * best / static_cast<double>(idx.size());
+        }
+        return percent;
+    };
+    return bootstrapCi(static_cast<int>(topK.size()), statistic, options);
+}
+
 }  // namespace biasscope::analysis

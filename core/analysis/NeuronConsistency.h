@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "analysis/Bootstrap.h"
+
 namespace biasscope::analysis {
 
 enum class RankBy { Magnitude, Signed };  // published: |value| (lrp_run.py); signed is lrp_utils.py's convention
@@ -20,5 +22,9 @@ struct ConsistencyPoint {
 // topK[image][layer] = that image's top-k neuron indices at the layer. Per layer: the share of images
 // whose top-k contains the most frequent neuron. Throws InputError for an empty image set or ragged layers.
 std::vector<ConsistencyPoint> neuronConsistency(const std::vector<std::vector<std::vector<int>>>& topK);
+
+// Bootstrap CIs of every layer's consistency percent: images are resampled with replacement and the most
+// frequent neuron is found anew in each resample (the statistic as published, on the resampled set).
+std::vector<BootstrapCi> neuronConsistencyCi(const std::vector<std::vector<std::vector<int>>>& topK, const BootstrapOptions& options);
 
 }  // namespace biasscope::analysis

@@ -60,10 +60,11 @@ std::vector<double> pooledCosineToReference(const RelevanceTensorView& v, int re
 }
 
 std::vector<SimilarityCell> aggregateSimilarity(const std::vector<double>& cos, int targets, int layers, int reference, const std::vector<int>& imagesOfSet,
-                                                const std::vector<bool>& passing, double alpha) {
+                                                const std::vector<bool>& passing, double alpha, const BootstrapOptions* meanCi) {
     if (passing.size() != imagesOfSet.size()) throw InputError("passing flags and image list differ in length");
     std::vector<SimilarityCell> cells;
     std::vector<double> p;
+    std::vector<std::vector<double>> samples;  // per cell, for the CIs
     for (int t = 0; t < targets; ++t) {
         if (t == reference) continue;
         for (int l = 0; l < layers; ++l) {
@@ -82,7 +83,24 @@ std::vector<SimilarityCell> aggregateSimilarity(const std::vector<double>& cos, 
             c.invalidReason = r.invalidReason;
             cells.push_back(c);
             p.push_back(r.p);
+            samples.push_back(std::move(x));
         }
+    }
+    const int n = cells.empty() ? 0 : cells.front().n;
+    if (meanCi && n >= 1) {  // every cell has the set's passing images: one resample of images for all cells
+        const auto ci = bootstrapCi(
+            n,
+            [&](const std::vector<int>& idx) {
+                std::vector<double> m(samples.size());
+                for (std::size_t c = 0; c < samples.size(); ++c) {
+                    double s = 0;
+                    for (int i : idx) s += samples[c][static_cast<std::size_t>(i)];
+                    m[c] = s / static_cast<double>(idx.size());
+                }
+                return m;
+            },
+            *meanCi);
+        for (std::size_t c = 0; c < cells.size(); ++c) cells[c].meanCi = ci[c];
     }
     const FdrResult fdr = benjaminiHochberg(p, alpha);
     for (std::size_t i = 0; i < cells.size(); ++i) {

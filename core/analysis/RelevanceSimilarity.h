@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "analysis/Bootstrap.h"
+
 namespace biasscope::analysis {
 
 // Row-major [images][targets][layers][features] view of one site's normalised vectors.
@@ -29,11 +31,14 @@ struct SimilarityCell {
     double mean = 0, sem = 0, t = 0, p = 0, q = 0;
     bool significant = false;     // q < alpha
     std::string invalidReason;    // from the t-test (n < 2, zero variance, NaN)
+    BootstrapCi meanCi;           // of the mean over images; resamples = 0 when not computed
 };
 
 // Aggregates `cosines` (from pooledCosineToReference) over the images in `imagesOfSet` that pass
-// (`passing`), for every target except the reference; BH over all returned cells.
+// (`passing`), for every target except the reference; BH over all returned cells. With `meanCi`, each
+// cell's mean gets a bootstrap CI over the passing images (the same resamples for every cell).
 std::vector<SimilarityCell> aggregateSimilarity(const std::vector<double>& cosines, int targets, int layers, int referenceTarget,
-                                                const std::vector<int>& imagesOfSet, const std::vector<bool>& passing, double alpha = 0.05);
+                                                const std::vector<int>& imagesOfSet, const std::vector<bool>& passing, double alpha = 0.05,
+                                                const BootstrapOptions* meanCi = nullptr);
 
 }  // namespace biasscope::analysis

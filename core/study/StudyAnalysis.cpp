@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <limits>
 #include <functional>
 #include <map>
 #include <set>
@@ -13,6 +14,7 @@
 #include <torch/types.h>
 
 #include "analysis/LabelTTests.h"
+#include "analysis/NeuronTests.h"
 #include "analysis/RelevanceSimilarity.h"
 #include "common/Error.h"
 #include "io/AtomicFile.h"
@@ -54,6 +56,12 @@ std::string csvField(const std::string& s) {
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
     return q + "\"";
+}
+
+// Four CSV fields: the percentile and BCa ends; empty when no bootstrap ran, nan where undefined.
+std::string ciFields(const analysis::BootstrapCi& ci) {
+    if (ci.resamples == 0) return ",,,";
+    return num(ci.percentile.low) + "," + num(ci.percentile.high) + "," + num(ci.bca.low) + "," + num(ci.bca.high);
 }
 
 // The record files of one set of a store, sorted by name; `what` names them in errors.
@@ -222,10 +230,11 @@ RankedSet readImported(const std::string& storeDir, const ImageSetSpec& spec, co
 
 // confidence.csv, consistency.csv and topk_neurons.csv (passing images only in the last two).
 void writeRankingTables(const std::vector<RankedSet>& sets, const std::vector<std::string>& sites, double threshold, AnalysisReport& report,
-                        const std::function<void(const std::string&, const std::string&)>& write) {
+                        const std::function<void(const std::string&, const std::string&)>& write, const analysis::BootstrapOptions* ciOptions,
+                        const JobControl& job) {
     std::ostringstream conf, cons, top;
     conf << "set,image,confidence,passes\n";
-    cons << "set,site,layer,consistency_percent,neuron,count,images\n";
+    cons << "set,site,layer,consistency_percent,neuron,count,images,ci_percentile_low,ci_percentile_high,ci_bca_low,ci_bca_high\n";
     top << "set,image,site,layer,rank,neuron,normalised_value\n";
     for (const auto& s : sets) {
         std::vector<int> pass;
@@ -250,8 +259,12 @@ void writeRankingTables(const std::vector<RankedSet>& sets, const std::vector<st
             }
             const auto c = analysis::neuronConsistency(topK);
             for (const auto& pt : c) report.consistency[s.name][site].push_back(pt.percent);
+            job.checkCancelled();
+            std::vector<analysis::BootstrapCi> ci(c.size());
+            if (ciOptions) report.consistencyCi[s.name][site] = ci = analysis::neuronConsistencyCi(topK, *ciOptions);
             for (std::size_t l = 0; l < c.size(); ++l)
-                cons << s.name << "," << site << "," << l << "," << num(c[l].percent) << "," << c[l].neuron << "," << c[l].count << "," << c[l].images << "\n";
+                cons << s.name << "," << site << "," << l << "," << num(c[l].percent) << "," << c[l].neuron << "," << c[l].count << "," << c[l].images << ","
+                     << ciFields(ci[l]) << "\n";
         }
     }
     write("confidence.csv", conf.str());
@@ -260,13 +273,64 @@ void writeRankingTables(const std::vector<RankedSet>& sets, const std::vector<st
 }
 
 void appendTests(std::ostringstream& csv, const std::string& family, const std::string& group, const std::string& site, const std::vector<LabelTest>& tests,
-                 const std::vector<std::string>& labels) {
+                 const std::vector<std::string>& labels, analysis::TestUnit unit) {
     for (const auto& t : tests) {
         const auto& r = t.result;
-        csv << family << "," << group << "," << site << "," << t.layer << "," << labels[static_cast<std::size_t>(t.label1)] << ","
+        csv << family << analysis::familySuffix(unit) << "," << group << "," << site << "," << t.layer << "," << labels[static_cast<std::size_t>(t.label1)] << ","
             << (t.label2 >= 0 ? labels[static_cast<std::size_t>(t.label2)] : "") << "," << r.nX << "," << r.nY << "," << num(r.t) << "," << num(r.dof) << ","
             << num(r.p) << "," << num(t.q) << "," << (t.significant ? "true" : "false") << "," << num(r.cohenD) << "," << num(r.meanX) << ","
-            << num(r.meanY) << "," << (r.welch ? "welch" : (t.label2 >= 0 ? "paired" : "student")) << "," << csvField(r.invalidReason) << "\n";
+            << num(r.meanY) << "," << (r.welch ? "welch" : (t.label2 >= 0 ? "paired" : "student")) << "," << csvField(r.invalidReason) << "," << num(t.d) << ","
+            << ciFields(t.dCi) << "," << analysis::toString(unit) << "\n";
+    }
+}
+
+// The published test families at one threshold and top-k: paired per (set, site), independent per
+// (condition, site), BH jointly within each.
+struct Families {
+    std::vector<std::pair<std::string, std::string>> pairedKeys, indKeys;  // (set or condition, site)
+    std::vector<std::vector<LabelTest>> paired, independent;
+};
+
+Families testFamilies(const std::vector<LoadedSet>& sets, const std::map<std::string, std::vector<const LoadedSet*>>& byCondition,
+                      const std::vector<std::string>& sites, int L, double threshold, const analysis::TopKOptions& topk, const JobControl& job) {
+    std::vector<int> labelIdx(static_cast<std::size_t>(L));
+    for (int i = 0; i < L; ++i) labelIdx[static_cast<std::size_t>(i)] = i;
+    Families f;
+    for (const auto& s : sets)
+        for (const auto& site : sites) {
+            job.checkCancelled();
+            const auto pass = passingImages(s, threshold);
+            if (pass.empty()) continue;
+            f.paired.push_back(analysis::pairedLabelTests(s.sites.at(site).view(), pass, L, labelIdx, topk));
+            f.pairedKeys.emplace_back(s.spec->name, site);
+        }
+    for (const auto& [condition, members] : byCondition) {
+        if (members.size() != 2) continue;
+        for (const auto& site : sites) {
+            job.checkCancelled();
+            const auto px = passingImages(*members[0], threshold), py = passingImages(*members[1], threshold);
+            if (px.empty() || py.empty()) continue;
+            f.independent.push_back(
+                analysis::independentLabelTests(members[0]->sites.at(site).view(), px, L, members[1]->sites.at(site).view(), py, L, labelIdx, topk));
+            f.indKeys.emplace_back(condition, site);
+        }
+    }
+    std::vector<std::vector<LabelTest>*> pf, inf;
+    for (auto& p : f.paired) pf.push_back(&p);
+    for (auto& p : f.independent) inf.push_back(&p);
+    analysis::applyJointFdr(pf);
+    analysis::applyJointFdr(inf);
+    return f;
+}
+
+void appendNeuronTests(std::ostringstream& csv, const std::string& family, const std::string& group, const std::string& site, const std::string& comparison,
+                       const std::vector<analysis::NeuronTest>& tests) {
+    for (const auto& t : tests) {
+        const auto& r = t.result;
+        csv << family << "," << group << "," << site << "," << csvField(comparison) << "," << t.layer << "," << t.neuron << "," << r.nX << "," << r.nY << ","
+            << num(r.t) << "," << num(r.dof) << "," << num(r.p) << "," << num(t.q) << "," << (t.significant ? "true" : "false") << "," << num(t.d) << ","
+            << num(r.meanX) << "," << num(r.meanY) << "," << (r.welch ? "welch" : (family == "paired" ? "paired" : "student")) << ","
+            << csvField(r.invalidReason) << "\n";
     }
 }
 
@@ -312,6 +376,17 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     for (auto s : study.relevance.sites) sites.push_back(explain::toString(s));
     const int L = static_cast<int>(labels.size());  // own reference sits at index L
 
+    const analysis::BootstrapOptions* ciOptions = opt.bootstrap.resamples > 0 ? &opt.bootstrap : nullptr;
+    if (ciOptions && !(opt.bootstrap.confidence > 0 && opt.bootstrap.confidence < 1))
+        throw InputError("bootstrap confidence " + num(opt.bootstrap.confidence) + " is outside (0, 1)");
+    const char* neuronComparisons = opt.neuronTests == NeuronComparisons::Reference ? "each label vs the set's reference target"
+                                    : opt.neuronTests == NeuronComparisons::Labels  ? "every pair of labels"
+                                                                                    : "none";
+    for (double t : opt.sweepThresholds)
+        if (!(t >= 0 && t <= 1)) throw InputError("sweep threshold " + num(t) + " is outside [0, 1]");
+    for (int kk : opt.sweepTopK)
+        if (kk < 1) throw InputError("sweep top-k " + std::to_string(kk) + " is below 1");
+
     AnalysisReport report;
     report.threshold = threshold;
     report.labels = labels;
@@ -334,6 +409,21 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
         j["fdr"] = "Benjamini-Hochberg; paired tests jointly over all sets and sites, independent tests jointly over all conditions and sites, "
                    "similarity per (set, site)";
         j["normalisation"] = "each per-layer vector divided by its absolute maximum (per image, target, site, layer)";
+        j["test_units"] = {{"paired, independent", std::string(analysis::toString(analysis::TestUnit::PooledImageTopK)) +
+                                                       ": n = passing images x top-k (the published tests; top50_global_results.csv and the "
+                                                       "pairwise_ttest/ and ind_ttest/ tables hold these only)"},
+                           {"paired_per_image, independent_per_image",
+                            std::string(analysis::toString(analysis::TestUnit::ImageMean)) + ": n = passing images (not in the published study)"},
+                           {"neuron_tests.csv", "one test per layer x neuron across passing images, BH over every layer x neuron of a family "
+                                                "(not in the published study)"}};
+        if (ciOptions) {
+            j["bootstrap"] = {{"resamples", ciOptions->resamples}, {"seed", ciOptions->seed}, {"confidence", ciOptions->confidence},
+                              {"methods", "percentile and BCa (scipy.stats.bootstrap conventions), resampling passing images; pooled tests: an image's "
+                                          "top-k values resampled together; independent tests: each set resampled on its own"}};
+        } else {
+            j["bootstrap"] = nullptr;
+        }
+        j["neuron_tests"] = neuronComparisons;
         if (imported) {
             j["imported_from"] = study.importedFrom;
             j["normalisation"] = "as published (the imported top-k scores are the published pipeline's normalised values)";
@@ -348,7 +438,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
             ranked.push_back(readImported(storeDir, spec, sites, k, opt.rankBy));
         }
         writeSettings();
-        writeRankingTables(ranked, sites, threshold, report, write);
+        writeRankingTables(ranked, sites, threshold, report, write, ciOptions, job);
         report.warnings.push_back(storeDir + ": imported from the published pipeline, which saved only the top-" + std::to_string(k) +
                                   " neurons per layer; similarity and t-tests need the full per-neuron relevance of a `study run`");
         return report;
@@ -370,12 +460,12 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     {
         std::vector<RankedSet> ranked;
         for (const auto& s : sets) ranked.push_back(rankFull(s, sites, L, k, opt.rankBy));
-        writeRankingTables(ranked, sites, threshold, report, write);
+        writeRankingTables(ranked, sites, threshold, report, write, ciOptions, job);
     }
 
     // similarity per condition (pool of its sets, no threshold), aggregated per set
     std::ostringstream sim;
-    sim << "set,site,label,layer,n,mean,sem,t,p,q,significant,invalid_reason\n";
+    sim << "set,site,label,layer,n,mean,sem,t,p,q,significant,invalid_reason,mean_ci_percentile_low,mean_ci_percentile_high,mean_ci_bca_low,mean_ci_bca_high\n";
     std::map<std::string, std::vector<const LoadedSet*>> byCondition;
     for (const auto& s : sets) byCondition[s.spec->condition].push_back(&s);
     for (const auto& [condition, members] : byCondition) {
@@ -398,65 +488,46 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
             for (std::size_t m = 0; m < members.size(); ++m) {
                 std::vector<bool> passing;
                 for (double c : members[m]->confidence) passing.push_back(c >= threshold);
-                const auto cells = analysis::aggregateSimilarity(cos, pool.targets, pool.layers, L, imagesOf[m], passing);
+                job.checkCancelled();
+                const auto cells = analysis::aggregateSimilarity(cos, pool.targets, pool.layers, L, imagesOf[m], passing, 0.05, ciOptions);
                 report.similarity[members[m]->spec->name][site] = cells;
                 for (const auto& c : cells)
                     sim << members[m]->spec->name << "," << site << "," << labels[static_cast<std::size_t>(c.target)] << "," << c.layer << "," << c.n << ","
                         << num(c.mean) << "," << num(c.sem) << "," << num(c.t) << "," << num(c.p) << "," << num(c.q) << "," << (c.significant ? "true" : "false")
-                        << "," << csvField(c.invalidReason) << "\n";
+                        << "," << csvField(c.invalidReason) << "," << ciFields(c.meanCi) << "\n";
             }
         }
     }
     write("similarity.csv", sim.str());
 
-    // t-test families with the published joint BH
-    std::vector<int> labelIdx(static_cast<std::size_t>(L));
-    for (int i = 0; i < L; ++i) labelIdx[static_cast<std::size_t>(i)] = i;
-    const analysis::TopKOptions topk{k, opt.rankBy};
-    std::vector<std::pair<std::string, std::string>> pairedKeys;  // (set, site)
-    std::vector<std::vector<LabelTest>> paired;
-    for (const auto& s : sets)
-        for (const auto& site : sites) {
-            const auto pass = passingImages(s, threshold);
-            if (pass.empty()) continue;
-            paired.push_back(analysis::pairedLabelTests(s.sites.at(site).view(), pass, L, labelIdx, topk));
-            pairedKeys.emplace_back(s.spec->name, site);
-        }
-    std::vector<std::pair<std::string, std::string>> indKeys;
-    std::vector<std::vector<LabelTest>> independent;
-    for (const auto& [condition, members] : byCondition) {
-        if (members.size() != 2) {
+    // t-test families with the published joint BH: pooled (as published), then one value per image
+    for (const auto& [condition, members] : byCondition)
+        if (members.size() != 2)
             report.warnings.push_back("condition '" + condition + "' has " + std::to_string(members.size()) + " set(s); independent tests need exactly 2");
-            continue;
-        }
-        for (const auto& site : sites) {
-            const auto px = passingImages(*members[0], threshold), py = passingImages(*members[1], threshold);
-            if (px.empty() || py.empty()) continue;
-            independent.push_back(analysis::independentLabelTests(members[0]->sites.at(site).view(), px, L, members[1]->sites.at(site).view(), py, L, labelIdx, topk));
-            indKeys.emplace_back(condition, site);
-        }
-    }
-    std::vector<std::vector<LabelTest>*> pf, inf;
-    for (auto& p : paired) pf.push_back(&p);
-    for (auto& p : independent) inf.push_back(&p);
-    analysis::applyJointFdr(pf);
-    analysis::applyJointFdr(inf);
     std::ostringstream tests;
-    tests << "family,group,site,layer,label1,label2,n1,n2,t,dof,p,q,significant,abs_d,mean1,mean2,test,invalid_reason\n";
+    tests << "family,group,site,layer,label1,label2,n1,n2,t,dof,p,q,significant,abs_d,mean1,mean2,test,invalid_reason,d,d_ci_percentile_low,"
+             "d_ci_percentile_high,d_ci_bca_low,d_ci_bca_high,unit\n";
     std::vector<std::pair<double, std::string>> global;
     const int layers = sets.front().sites.at(sites.front()).layers;
-    for (std::size_t i = 0; i < paired.size(); ++i) {
-        appendTests(tests, "paired", pairedKeys[i].first, pairedKeys[i].second, paired[i], labels);
-        write("pairwise_ttest/" + pairedKeys[i].first + "_" + pairedKeys[i].second + "_results.csv", publishedTable(paired[i], labels, layers, true));
-        for (const auto& t : paired[i])
-            if (std::isfinite(t.q))
-                global.emplace_back(t.q, csvField(labels[static_cast<std::size_t>(t.label1)] + " vs " + labels[static_cast<std::size_t>(t.label2)]) + "," +
-                                             pairedKeys[i].first + "_" + pairedKeys[i].second + "," + std::to_string(t.layer) + "," + num(t.result.t) + "," +
-                                             num(t.result.p) + "," + num(t.q) + "," + num(t.result.cohenD));
-    }
-    for (std::size_t i = 0; i < independent.size(); ++i) {
-        appendTests(tests, "independent", indKeys[i].first, indKeys[i].second, independent[i], labels);
-        write("ind_ttest/" + indKeys[i].first + "_" + indKeys[i].second + "_results.csv", publishedTable(independent[i], labels, layers, false));
+    for (const auto unit : {analysis::TestUnit::PooledImageTopK, analysis::TestUnit::ImageMean}) {
+        const analysis::TopKOptions topk{k, opt.rankBy, unit, ciOptions};
+        const Families f = testFamilies(sets, byCondition, sites, L, threshold, topk, job);
+        const bool published = unit == analysis::TestUnit::PooledImageTopK;
+        for (std::size_t i = 0; i < f.paired.size(); ++i) {
+            appendTests(tests, "paired", f.pairedKeys[i].first, f.pairedKeys[i].second, f.paired[i], labels, unit);
+            if (!published) continue;
+            write("pairwise_ttest/" + f.pairedKeys[i].first + "_" + f.pairedKeys[i].second + "_results.csv", publishedTable(f.paired[i], labels, layers, true));
+            for (const auto& t : f.paired[i])
+                if (std::isfinite(t.q))
+                    global.emplace_back(t.q, csvField(labels[static_cast<std::size_t>(t.label1)] + " vs " + labels[static_cast<std::size_t>(t.label2)]) + "," +
+                                                 f.pairedKeys[i].first + "_" + f.pairedKeys[i].second + "," + std::to_string(t.layer) + "," +
+                                                 num(t.result.t) + "," + num(t.result.p) + "," + num(t.q) + "," + num(t.result.cohenD));
+        }
+        for (std::size_t i = 0; i < f.independent.size(); ++i) {
+            appendTests(tests, "independent", f.indKeys[i].first, f.indKeys[i].second, f.independent[i], labels, unit);
+            if (published)
+                write("ind_ttest/" + f.indKeys[i].first + "_" + f.indKeys[i].second + "_results.csv", publishedTable(f.independent[i], labels, layers, false));
+        }
     }
     write("ttests.csv", tests.str());
     std::stable_sort(global.begin(), global.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -464,6 +535,95 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     top << "comparison,category,layer,t_stat,p_value,q_value,cohen_d\n";  // published columns (cohen_d is |d_avg|)
     for (std::size_t i = 0; i < global.size() && i < 50; ++i) top << global[i].second << "\n";
     write("pairwise_ttest/top50_global_results.csv", top.str());
+
+    if (opt.neuronTests != NeuronComparisons::None) {
+        std::ostringstream nt;
+        nt << "family,group,site,comparison,layer,neuron,n1,n2,t,dof,p,q,significant,d,mean1,mean2,test,invalid_reason\n";
+        for (const auto& s : sets) {
+            const auto pass = passingImages(s, threshold);
+            if (pass.size() < 2) continue;
+            for (const auto& site : sites) {
+                const auto v = s.sites.at(site).view();
+                for (int a = 0; a < L; ++a) {
+                    const std::vector<int> others = opt.neuronTests == NeuronComparisons::Reference ? std::vector<int>{L} : [&] {
+                        std::vector<int> o;
+                        for (int b = a + 1; b < L; ++b) o.push_back(b);
+                        return o;
+                    }();
+                    for (int b : others) {
+                        job.checkCancelled();
+                        const std::string name = labels[static_cast<std::size_t>(a)] + " vs " + (b == L ? s.spec->referenceTarget : labels[static_cast<std::size_t>(b)]);
+                        appendNeuronTests(nt, "paired", s.spec->name, site, name, analysis::pairedNeuronTests(v, pass, a, b));
+                    }
+                }
+            }
+        }
+        for (const auto& [condition, members] : byCondition) {
+            if (members.size() != 2) continue;
+            const auto px = passingImages(*members[0], threshold), py = passingImages(*members[1], threshold);
+            if (px.size() < 2 || py.size() < 2) continue;
+            for (const auto& site : sites)
+                for (int t = 0; t <= L; ++t) {
+                    job.checkCancelled();
+                    const std::string name = t < L ? labels[static_cast<std::size_t>(t)]
+                                                   : "reference (" + members[0]->spec->referenceTarget + " / " + members[1]->spec->referenceTarget + ")";
+                    appendNeuronTests(nt, "independent", condition, site, name,
+                                      analysis::independentNeuronTests(members[0]->sites.at(site).view(), px, t, members[1]->sites.at(site).view(), py, t));
+                }
+        }
+        write("neuron_tests.csv", nt.str());
+    }
+
+    if (opt.sweeps) {  // the published robustness checks (threshold 0.5, top-k 10) as points of curves
+        std::set<double> thresholds(opt.sweepThresholds.begin(), opt.sweepThresholds.end());
+        thresholds.insert(threshold);
+        int features = std::numeric_limits<int>::max();
+        for (const auto& [site, ss] : sets.front().sites) features = std::min(features, ss.features);
+        std::set<int> ks;
+        for (int kk : opt.sweepTopK)
+            if (kk <= features) ks.insert(kk);
+        ks.insert(k);
+        std::ostringstream sc, stt;
+        sc << "parameter,value,set,site,layer,images,consistency_percent\n";
+        stt << "parameter,value,family,group,site,tests,valid,significant\n";
+        auto point = [&](const std::string& parameter, double value, double th, int kk) {
+            std::vector<RankedSet> ranked;
+            for (const auto& s : sets) ranked.push_back(rankFull(s, sites, L, kk, opt.rankBy));
+            for (const auto& r : ranked) {
+                std::vector<int> pass;
+                for (std::size_t i = 0; i < r.confidence.size(); ++i)
+                    if (r.confidence[i] >= th) pass.push_back(static_cast<int>(i));
+                if (pass.empty()) continue;
+                for (const auto& site : sites) {
+                    std::vector<std::vector<std::vector<int>>> topK;
+                    for (int img : pass) topK.push_back(r.topK.at(site)[static_cast<std::size_t>(img)]);
+                    const auto c = analysis::neuronConsistency(topK);
+                    for (std::size_t l = 0; l < c.size(); ++l)
+                        sc << parameter << "," << num(value) << "," << r.name << "," << site << "," << l << "," << c[l].images << "," << num(c[l].percent) << "\n";
+                }
+            }
+            for (const auto unit : {analysis::TestUnit::PooledImageTopK, analysis::TestUnit::ImageMean}) {
+                const Families f = testFamilies(sets, byCondition, sites, L, th, {kk, opt.rankBy, unit, nullptr}, job);
+                auto count = [&](const std::string& family, const std::vector<std::pair<std::string, std::string>>& keys, const std::vector<std::vector<LabelTest>>& fam) {
+                    for (std::size_t i = 0; i < fam.size(); ++i) {
+                        int valid = 0, sig = 0;
+                        for (const auto& t : fam[i]) {
+                            valid += t.result.valid();
+                            sig += t.significant;
+                        }
+                        stt << parameter << "," << num(value) << "," << family << analysis::familySuffix(unit) << "," << keys[i].first << "," << keys[i].second
+                            << "," << fam[i].size() << "," << valid << "," << sig << "\n";
+                    }
+                };
+                count("paired", f.pairedKeys, f.paired);
+                count("independent", f.indKeys, f.independent);
+            }
+        };
+        for (double th : thresholds) point("confidence_threshold", th, th, k);
+        for (int kk : ks) point("top_k", kk, threshold, kk);
+        write("sweep_consistency.csv", sc.str());
+        write("sweep_tests.csv", stt.str());
+    }
     return report;
 }
 

@@ -1,5 +1,7 @@
 #include "figures/ConsistencyFigure.h"
 
+#include <cmath>
+
 #include <qcustomplot.h>
 
 #include "figures/FigureText.h"
@@ -31,6 +33,20 @@ void buildConsistencyFigure(QCustomPlot& plot, const QString& title, const std::
         if (s.dashed) pen.setStyle(Qt::DashLine);
         g->setPen(pen);
         g->setScatterStyle(QCPScatterStyle(s.squareMarker ? QCPScatterStyle::ssSquare : QCPScatterStyle::ssDisc, s.colour, s.colour, 6));
+        if (s.low.size() == s.percent.size() && s.high.size() == s.percent.size() && !s.percent.empty()) {
+            auto* bars = new QCPErrorBars(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+            bars->removeFromLegend();
+            bars->setDataPlottable(g);
+            QVector<double> minus, plus;
+            for (std::size_t l = 0; l < s.percent.size(); ++l) {
+                const bool ok = std::isfinite(s.low[l]) && std::isfinite(s.high[l]);
+                minus << (ok ? std::max(0.0, s.percent[l] - s.low[l]) : 0.0);
+                plus << (ok ? std::max(0.0, s.high[l] - s.percent[l]) : 0.0);
+            }
+            bars->setData(minus, plus);
+            bars->setPen(QPen(s.colour, 1.0));
+            bars->setWhiskerWidth(5);
+        }
     }
     auto* xa = rect->axis(QCPAxis::atBottom);
     auto* ya = rect->axis(QCPAxis::atLeft);

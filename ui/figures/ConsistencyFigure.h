@@ -15,6 +15,7 @@ struct ConsistencySeries {
     QColor colour;
     bool dashed = false;
     bool squareMarker = false;
+    std::vector<double> low, high;  // optional per-layer interval (e.g. a bootstrap CI), drawn as error bars; NaN: none
 };
 
 void buildConsistencyFigure(QCustomPlot& plot, const QString& title, const std::vector<ConsistencySeries>& series, const QString& caption);
