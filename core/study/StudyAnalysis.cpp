@@ -20,6 +20,7 @@
 #include "io/AtomicFile.h"
 #include "io/Safetensors.h"
 #include "io/ImageIO.h"
+#include "study/NeuronTestTable.h"
 #include "study/StudyDefinition.h"
 #include "study/StudyRunner.h"
 
@@ -280,7 +281,7 @@ void appendTests(std::ostringstream& csv, const std::string& family, const std::
             << (t.label2 >= 0 ? labels[static_cast<std::size_t>(t.label2)] : "") << "," << r.nX << "," << r.nY << "," << num(r.t) << "," << num(r.dof) << ","
             << num(r.p) << "," << num(t.q) << "," << (t.significant ? "true" : "false") << "," << num(r.cohenD) << "," << num(r.meanX) << ","
             << num(r.meanY) << "," << (r.welch ? "welch" : (t.label2 >= 0 ? "paired" : "student")) << "," << csvField(r.invalidReason) << "," << num(t.d) << ","
-            << ciFields(t.dCi) << "," << analysis::toString(unit) << "\n";
+            << ciFields(t.dCi) << "," << csvField(analysis::toString(unit)) << "\n";
     }
 }
 
@@ -323,16 +324,6 @@ Families testFamilies(const std::vector<LoadedSet>& sets, const std::map<std::st
     return f;
 }
 
-void appendNeuronTests(std::ostringstream& csv, const std::string& family, const std::string& group, const std::string& site, const std::string& comparison,
-                       const std::vector<analysis::NeuronTest>& tests) {
-    for (const auto& t : tests) {
-        const auto& r = t.result;
-        csv << family << "," << group << "," << site << "," << csvField(comparison) << "," << t.layer << "," << t.neuron << "," << r.nX << "," << r.nY << ","
-            << num(r.t) << "," << num(r.dof) << "," << num(r.p) << "," << num(t.q) << "," << (t.significant ? "true" : "false") << "," << num(t.d) << ","
-            << num(r.meanX) << "," << num(r.meanY) << "," << (r.welch ? "welch" : (family == "paired" ? "paired" : "student")) << ","
-            << csvField(r.invalidReason) << "\n";
-    }
-}
 
 // The published table layout (pairwise_ttest/<set>_<site>_results.csv, ind_ttest/<condition>_<site>_results.csv):
 // significant cells only, "t=.. p=.. q=.. d=.." per layer, rows in label order, with exact numbers instead of
@@ -537,8 +528,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     write("pairwise_ttest/top50_global_results.csv", top.str());
 
     if (opt.neuronTests != NeuronComparisons::None) {
-        std::ostringstream nt;
-        nt << "family,group,site,comparison,layer,neuron,n1,n2,t,dof,p,q,significant,d,mean1,mean2,test,invalid_reason\n";
+        std::string nt = neuronTestHeader();
         for (const auto& s : sets) {
             const auto pass = passingImages(s, threshold);
             if (pass.size() < 2) continue;
@@ -553,7 +543,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
                     for (int b : others) {
                         job.checkCancelled();
                         const std::string name = labels[static_cast<std::size_t>(a)] + " vs " + (b == L ? s.spec->referenceTarget : labels[static_cast<std::size_t>(b)]);
-                        appendNeuronTests(nt, "paired", s.spec->name, site, name, analysis::pairedNeuronTests(v, pass, a, b));
+                        appendNeuronTestRows(nt, "paired", s.spec->name, site, name, analysis::pairedNeuronTests(v, pass, a, b));
                     }
                 }
             }
@@ -567,11 +557,11 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
                     job.checkCancelled();
                     const std::string name = t < L ? labels[static_cast<std::size_t>(t)]
                                                    : "reference (" + members[0]->spec->referenceTarget + " / " + members[1]->spec->referenceTarget + ")";
-                    appendNeuronTests(nt, "independent", condition, site, name,
+                    appendNeuronTestRows(nt, "independent", condition, site, name,
                                       analysis::independentNeuronTests(members[0]->sites.at(site).view(), px, t, members[1]->sites.at(site).view(), py, t));
                 }
         }
-        write("neuron_tests.csv", nt.str());
+        write("neuron_tests.csv", nt);
     }
 
     if (opt.sweeps) {  // the published robustness checks (threshold 0.5, top-k 10) as points of curves

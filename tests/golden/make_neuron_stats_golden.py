@@ -111,7 +111,7 @@ def neuron_cases():
     cases.append({"kind": "paired", "x": x.tolist(), "y": y.tolist(), "t": t, "p": p, "q": fdr(r.pvalue)})
     for ny in (11, 9):  # equal sizes: Student; else Welch (the published rule)
         xx = rng.normal(0, 1, (11, m))
-        yy = rng.normal(0, 1.3, (ny, m)) + np.where(np.arange(m) % 5 == 0, 1.0, 0.0)
+        yy = rng.normal(0, 1.3, (ny, m)) + np.where(np.arange(m) % 5 == 0, 2.5, 0.0)
         xx, yy = f32(xx), f32(yy)
         r = st.ttest_ind(xx, yy, axis=0, equal_var=(ny == 11))
         cases.append({"kind": "independent", "x": xx.tolist(), "y": yy.tolist(), "t": r.statistic.tolist(), "p": r.pvalue.tolist(), "q": fdr(r.pvalue)})

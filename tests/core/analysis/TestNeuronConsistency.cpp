@@ -94,7 +94,7 @@ private slots:
         std::ifstream in(store / "analysis/consistency.csv");
         std::string line;
         std::getline(in, line);
-        QCOMPARE(line, std::string("set,site,layer,consistency_percent,neuron,count,images"));
+        QCOMPARE(line, std::string("set,site,layer,consistency_percent,neuron,count,images,ci_percentile_low,ci_percentile_high,ci_bca_low,ci_bca_high"));
         int rows = 0;
         while (std::getline(in, line)) {
             std::stringstream ss(line);
@@ -105,6 +105,13 @@ private slots:
             std::getline(ss, percent, ',');
             const double e = publishedCurves().at(set + "/" + site).at(std::stoul(layer));
             QVERIFY2(std::abs(std::stod(percent) - e) < 0.051, line.c_str());
+            std::string neuron, count, images, lo, hi;  // the bootstrap interval (default 10,000 resamples) brackets the curve
+            std::getline(ss, neuron, ',');
+            std::getline(ss, count, ',');
+            std::getline(ss, images, ',');
+            std::getline(ss, lo, ',');
+            std::getline(ss, hi, ',');
+            QVERIFY2(std::stod(lo) <= std::stod(percent) + 1e-9 && std::stod(percent) <= std::stod(hi) + 1e-9 && (std::stod(lo) < std::stod(hi) || std::stod(percent) == 100), line.c_str());
             QVERIFY2(std::abs(an.consistency.at(set).at(site).at(std::stoul(layer)) - std::stod(percent)) < 1e-12, line.c_str());
             ++rows;
         }

@@ -5,6 +5,7 @@
 //    to statsmodels' fdr_bh over the family;
 //  - the per-image unit is the published test on one mean per image; effect-size and consistency CIs
 //    bracket their estimates and collapse where the data cannot vary.
+#include <QTemporaryDir>
 #include <QtTest/QtTest>
 #include <cmath>
 #include <fstream>
@@ -16,8 +17,12 @@
 #include "analysis/Bootstrap.h"
 #include "analysis/LabelTTests.h"
 #include "analysis/NeuronTests.h"
+#include "common/Error.h"
+#include "io/Csv.h"
+#include "study/NeuronTestTable.h"
 
 using namespace biasscope::analysis;
+using biasscope::InputError;
 
 namespace {
 
@@ -233,6 +238,46 @@ private slots:
         QCOMPARE(pairedLabelTests(v, all, 2, {0, 1}, {k, RankBy::Magnitude})[0].dCi.resamples, 0);
     }
 
+    void csvAndTheNeuronTable() {
+        using namespace biasscope;
+        const std::string tricky = "a, \"b\"\nc";
+        const std::string text = "x,y\n" + io::csvField(tricky) + ",2\r\nplain,3\n";
+        const auto rows = io::parseCsv(text, "t.csv");
+        QCOMPARE(rows.size(), std::size_t{3});
+        QCOMPARE(rows[1][0], tricky);
+        QCOMPARE(rows[2][1], std::string("3"));
+        try {
+            io::parseCsv("x,y\n1,2,3\n", "t.csv");
+            QFAIL("a row with three fields under a two-field header was accepted");
+        } catch (const InputError& e) {
+            QVERIFY2(std::string(e.what()).find("t.csv: line 2 has 3 fields") != std::string::npos, e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(InputError, io::parseCsv("x\n\"open\n", "t.csv"));
+        // the writer's rows read back; a table without a column is refused by name
+        std::vector<NeuronTest> tests{{1, 7, pairedTTest({1, 2, 3.5}, {0, 1, 1}), 0, 0.01, true}};
+        tests[0].d = 1.5;
+        std::string csv = study::neuronTestHeader();
+        study::appendNeuronTestRows(csv, "paired", "set, one", "final", "a vs b", tests);
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/neuron_tests.csv").toStdString();
+        std::ofstream(path) << csv;
+        const auto back = study::readNeuronTests(path);
+        QCOMPARE(back.size(), std::size_t{1});
+        QCOMPARE(back[0].group, std::string("set, one"));
+        QCOMPARE(back[0].layer, 1);
+        QCOMPARE(back[0].neuron, 7);
+        QCOMPARE(back[0].p, tests[0].result.p);
+        QCOMPARE(back[0].d, 1.5);
+        QVERIFY(back[0].significant);
+        std::ofstream(path) << "family,group\npaired,x\n";
+        try {
+            study::readNeuronTests(path);
+            QFAIL("a table without columns was read");
+        } catch (const InputError& e) {
+            QVERIFY2(std::string(e.what()).find("no column 'site'") != std::string::npos, e.what());
+        }
+    }
+
     void consistencyIntervals() {
         // every image has neuron 3 in its top-k at layer 0: 100 % in every resample; layer 1 varies
         std::vector<std::vector<std::vector<int>>> topK;
@@ -245,7 +290,8 @@ private slots:
         QCOMPARE(ci[0].percentile.high, 100.0);
         QVERIFY(std::isnan(ci[0].bca.low) && !ci[0].bcaInvalidReason.empty());  // every jackknife value equal
         QCOMPARE(ci[1].estimate, point[1].percent);
-        QVERIFY(ci[1].percentile.low < point[1].percent && point[1].percent < ci[1].percentile.high);
+        QVERIFY(ci[1].percentile.low <= point[1].percent && point[1].percent <= ci[1].percentile.high);
+        QVERIFY(ci[1].percentile.low < ci[1].percentile.high);
         QVERIFY(ci[1].percentile.low >= 0 && ci[1].percentile.high <= 100);
     }
 };

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <torch/types.h>
 
@@ -13,6 +14,8 @@
 #include "data/SyntheticImage.h"
 #include "io/ImageIO.h"
 #include "io/Safetensors.h"
+#include "io/Csv.h"
+#include "study/NeuronTestTable.h"
 #include "study/StudyAnalysis.h"
 #include "study/StudyMerge.h"
 #include "study/StudyRunner.h"
@@ -120,8 +123,30 @@ private slots:
         QCOMPARE(lines(root / "analysis/ttests.csv", "independent,"), 8);  // 1 condition x 2 sites x 2 labels x 2 layers
         QCOMPARE(lines(root / "analysis/similarity.csv", "male,"), 8);     // 2 sites x 2 labels x 2 layers
         QCOMPARE(lines(root / "analysis/consistency.csv", "female,"), 4);  // 2 sites x 2 layers
+        QCOMPARE(lines(root / "analysis/ttests.csv", "paired_per_image,"), 8);       // the same families, one value per image
+        QCOMPARE(lines(root / "analysis/ttests.csv", "independent_per_image,"), 8);
+        // every table is well-formed CSV (one field count, quoted where needed)
+        for (const auto& e : fs::recursive_directory_iterator(root / "analysis"))
+            if (e.path().extension() == ".csv") {
+                std::ifstream in(e.path());
+                const std::string text((std::istreambuf_iterator<char>(in)), {});
+                QVERIFY2(io::parseCsv(text, e.path().string()).size() >= 1, e.path().c_str());
+            }
+        {  // per-neuron tests: 2 sets x 2 sites x 2 labels vs the reference, 1 condition x 2 sites x 3 targets
+            const auto rows = study::readNeuronTests((root / "analysis/neuron_tests.csv").string());
+            std::set<std::string> families;
+            for (const auto& r : rows) {
+                families.insert(r.familyKey());
+                QVERIFY(r.n1 >= 2 && r.n2 >= 2);
+            }
+            QCOMPARE(static_cast<int>(families.size()), 14);
+            QVERIFY(families.count("independent · " + study.sets[0].condition + " · final · reference (" + study.sets[0].referenceTarget + " / " +
+                                   study.sets[1].referenceTarget + ")"));
+        }
+        QVERIFY(lines(root / "analysis/sweep_consistency.csv", "confidence_threshold,0,") > 0);  // the study's own threshold is a point
+        QVERIFY(lines(root / "analysis/sweep_tests.csv", "top_k,") > 0);
         study::analyzeStudy(s0.outDir, (root / "analysis-sharded").string(), ao);
-        for (const char* f : {"ttests.csv", "similarity.csv", "consistency.csv", "confidence.csv"}) {
+        for (const char* f : {"ttests.csv", "similarity.csv", "consistency.csv", "confidence.csv", "neuron_tests.csv", "sweep_consistency.csv", "sweep_tests.csv"}) {
             std::ifstream a(root / "analysis" / f), b(root / "analysis-sharded" / f);
             const std::string x((std::istreambuf_iterator<char>(a)), {}), y((std::istreambuf_iterator<char>(b)), {});
             QVERIFY2(x == y, f);
