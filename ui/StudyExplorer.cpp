@@ -33,6 +33,8 @@
 #include <QVBoxLayout>
 #include <QtConcurrent>
 #include <cmath>
+#include <filesystem>
+#include <optional>
 #include <set>
 #include <qcustomplot.h>
 
@@ -46,8 +48,10 @@
 #include "figures/ConsistencyFigure.h"
 #include "figures/RelevanceMaps.h"
 #include "figures/SimilarityHeatmap.h"
+#include "figures/VolcanoFigure.h"
 #include "study/StudyAnalysis.h"
 #include "study/StudyRunner.h"
+#include "study/NeuronTestTable.h"
 #include "study/StudyStore.h"
 
 namespace biasscope::ui {
@@ -279,6 +283,13 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     profilePlot_ = new QCustomPlot;
     profilePlot_->setMinimumSize(260, 220);
     rl->addWidget(profilePlot_, 2);
+    neuronTestLabel_ = new QLabel;
+    neuronTestLabel_->setWordWrap(true);
+    neuronTestLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    neuronTestLabel_->setStyleSheet("QLabel { font-size: 8pt; }");
+    neuronTestLabel_->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    neuronTestLabel_->setFixedHeight(QFontMetrics(QFont("sans", 8)).lineSpacing() * 7 + 4);  // a selection never moves the layout
+    rl->addWidget(neuronTestLabel_);
     rl->addWidget(new QLabel("Images with the neuron in their top-k (click to open):"));
     topKList_ = new QListWidget;
     rl->addWidget(topKList_, 1);
@@ -347,6 +358,17 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     similarityPlot_ = new QCustomPlot;
     siml->addWidget(similarityPlot_, 1);
     analysisTabs_->addTab(simTab, "Similarity");
+    auto* volTab = new QWidget;
+    auto* voll = new QVBoxLayout(volTab);
+    auto* volBar = new QHBoxLayout;
+    volcanoFamilyBox_ = new QComboBox;
+    volcanoFamilyBox_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    volBar->addWidget(new QLabel("Family"));
+    volBar->addWidget(volcanoFamilyBox_, 1);
+    voll->addLayout(volBar);
+    volcanoPlot_ = new QCustomPlot;
+    voll->addWidget(volcanoPlot_, 1);
+    analysisTabs_->addTab(volTab, "Volcano");
     vsplit->addWidget(analysisTabs_);
     vsplit->setStretchFactor(0, 3);
     vsplit->setStretchFactor(1, 2);
@@ -372,7 +394,8 @@ StudyExplorer::StudyExplorer(QWidget* parent)
                                                                                         {neuronPlot_, "neuron-map"},
                                                                                         {profilePlot_, "neuron-profile"},
                                                                                         {consistencyPlot_, "consistency"},
-                                                                                        {similarityPlot_, "similarity"}})
+                                                                                        {similarityPlot_, "similarity"},
+                                                                                        {volcanoPlot_, "volcano"}})
         installExportMenu(plot, name, [this, name = QString(name)] {
             QJsonObject p = explorerStateToJson(saveState());
             p["view"] = "study explorer: " + name;
@@ -445,6 +468,27 @@ StudyExplorer::StudyExplorer(QWidget* parent)
         selectLabelLayer(sigModel_->cell(row, lc), sigModel_->cell(row, sigModel_->column("site")), sigModel_->cell(row, sigModel_->column("layer")).toInt());
     });
     connect(simSetBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawSimilarity(); });
+    connect(volcanoFamilyBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawVolcano(); });
+    connect(volcanoPlot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {  // the nearest neuron within 12 px
+        auto* r = firstRect(volcanoPlot_);
+        if (!r || !r->rect().contains(e->pos()) || !neuronTests_ || volcanoRows_.empty()) return;
+        auto* xa = r->axis(QCPAxis::atBottom);
+        auto* ya = r->axis(QCPAxis::atLeft);
+        int best = -1;
+        double bestD = 12.0 * 12.0;
+        for (int row : volcanoRows_) {
+            const auto& t = neuronTests_->rows()[static_cast<std::size_t>(row)];
+            const double dx = xa->coordToPixel(t.d) - e->pos().x(), dy = ya->coordToPixel(volcanoHeight(t.q)) - e->pos().y();
+            if (dx * dx + dy * dy < bestD) {
+                bestD = dx * dx + dy * dy;
+                best = row;
+            }
+        }
+        if (best < 0) return;
+        const auto& t = neuronTests_->rows()[static_cast<std::size_t>(best)];
+        if (siteBox_->currentText().toStdString() != t.site) selectSite(QString::fromStdString(t.site));
+        selectNeuron(t.layer, t.neuron);
+    });
     connect(styleBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawSimilarity(); });
     connect(semBox_, &QCheckBox::toggled, this, [this] { redrawSimilarity(); });
     connect(layerTopK_, &QListWidget::itemClicked, this, [this](QListWidgetItem* it) {
@@ -644,6 +688,119 @@ void StudyExplorer::loadAnalysis() {
     sigView_->resizeColumnsToContents();
     redrawConsistency();
     redrawSimilarity();
+    // the per-neuron tests (one row per layer x neuron x family: large for a real study) are read in a worker
+    neuronTests_.reset();
+    neuronTestsError_ = "reading analysis/neuron_tests.csv…";
+    redrawVolcano();
+    updateNeuronTests();
+    const std::string path = store_->dir() + "/analysis/neuron_tests.csv";
+    auto g = generation_;
+    const int gen = *g;
+    QPointer<StudyExplorer> self(this);
+    (void)QtConcurrent::run([path, self, g, gen] {
+        std::shared_ptr<const study::NeuronTestIndex> index;
+        QString error;
+        try {
+            if (!std::filesystem::exists(path)) throw InputError(path + " not found: run `biasscope-cli study analyze` (per-neuron tests are on by default)");
+            index = std::make_shared<const study::NeuronTestIndex>(study::readNeuronTests(path));
+        } catch (const std::exception& e) {
+            error = QString::fromUtf8(e.what());
+        }
+        QMetaObject::invokeMethod(self, [self, index, error, g, gen] {
+            if (!self || *g != gen) return;
+            self->neuronTests_ = index;
+            self->neuronTestsError_ = error;
+            {
+                QSignalBlocker b(self->volcanoFamilyBox_);
+                self->volcanoFamilyBox_->clear();
+                if (index)
+                    for (const auto& f : index->families()) self->volcanoFamilyBox_->addItem(QString::fromStdString(f));
+            }
+            self->redrawVolcano();
+            self->updateNeuronTests();
+            emit self->neuronTestsLoaded();
+        }, Qt::QueuedConnection);
+    });
+}
+
+QStringList StudyExplorer::volcanoFamilies() const {
+    QStringList out;
+    for (int i = 0; i < volcanoFamilyBox_->count(); ++i) out << volcanoFamilyBox_->itemText(i);
+    return out;
+}
+
+void StudyExplorer::selectVolcanoFamily(const QString& family) {
+    const int i = volcanoFamilyBox_->findText(family);
+    if (i >= 0) volcanoFamilyBox_->setCurrentIndex(i);
+}
+
+QString StudyExplorer::neuronTestText() const { return neuronTestLabel_->text(); }
+
+void StudyExplorer::redrawVolcano() {
+    volcanoPlot_->clearPlottables();
+    volcanoPlot_->clearItems();
+    volcanoPlot_->plotLayout()->clear();
+    volcanoRows_.clear();
+    volcanoPoints_ = 0;
+    const QString family = volcanoFamilyBox_->currentText();
+    if (!neuronTests_ || family.isEmpty()) {
+        volcanoPlot_->plotLayout()->addElement(0, 0, new QCPTextElement(volcanoPlot_, neuronTestsError_.isEmpty() ? "No per-neuron tests in this store's analysis." : neuronTestsError_,
+                                                                        QFont("sans", 9)));
+        volcanoPlot_->replot();
+        return;
+    }
+    const auto& rows = neuronTests_->family(family.toStdString());
+    std::vector<VolcanoPoint> points;
+    std::optional<VolcanoPoint> ringed;
+    QString ringedLabel;
+    int invalid = 0, significant = 0, n = 0;
+    for (int r : rows) {
+        const auto& t = neuronTests_->rows()[static_cast<std::size_t>(r)];
+        n = std::max(n, t.n1);
+        if (t.layer == neuronLayer_ && t.neuron == neuron_ && t.site == siteBox_->currentText().toStdString()) {
+            ringed = VolcanoPoint{t.d, t.q, t.significant};
+            ringedLabel = QString("neuron %1, layer %2").arg(t.neuron).arg(t.layer);
+        }
+        if (!std::isfinite(t.q) || !std::isfinite(t.d)) {
+            ++invalid;
+            continue;
+        }
+        points.push_back({t.d, t.q, t.significant});
+        significant += t.significant;
+        volcanoRows_.push_back(r);
+    }
+    volcanoPoints_ = static_cast<int>(volcanoRows_.size());
+    buildVolcanoFigure(*volcanoPlot_,
+                       QString("Per-neuron tests · %1 · %2 neurons, %3 with q < 0.05 (BH over the family)").arg(family).arg(rows.size()).arg(significant),
+                       points, ringed, ringedLabel,
+                       QString("One t-test per layer x neuron across the passing images (n = %1); dashed: q = 0.05. Click a point: that neuron everywhere.%2 "
+                               "Not in the published study.")
+                           .arg(n)
+                           .arg(invalid ? QString(" %1 neurons could not be tested (zero variance) and are not drawn.").arg(invalid) : QString()));
+}
+
+void StudyExplorer::updateNeuronTests() {
+    if (!store_ || neuron_ < 0) {
+        neuronTestLabel_->clear();
+        return;
+    }
+    if (!neuronTests_) {
+        neuronTestLabel_->setText(neuronTestsError_);
+        return;
+    }
+    const auto rows = neuronTests_->ofNeuron(siteBox_->currentText().toStdString(), neuronLayer_, neuron_);
+    QStringList lines;
+    for (int r : rows) {
+        const auto& t = neuronTests_->rows()[static_cast<std::size_t>(r)];
+        lines << QString("%1 %2 · %3: d = %4, q = %5, n %6%7")
+                     .arg(QString::fromStdString(t.family), QString::fromStdString(t.group), QString::fromStdString(t.comparison))
+                     .arg(t.d, 0, 'f', 2)
+                     .arg(t.q, 0, 'g', 3)
+                     .arg(t.family == "paired" ? QString::number(t.n1) : QString("%1 / %2").arg(t.n1).arg(t.n2))
+                     .arg(t.significant ? " *" : "");
+    }
+    neuronTestLabel_->setText(lines.isEmpty() ? QString("No per-neuron test of this neuron in analysis/neuron_tests.csv.")
+                                              : "Per-neuron tests (* q < 0.05, BH per family):\n" + lines.join("\n"));
 }
 
 void StudyExplorer::setSetFilter(const QString& set) {
@@ -907,12 +1064,16 @@ void StudyExplorer::selectNeuron(int layer, int feature) {
         profile_.reset();
         redrawNeuronMap();
         redrawProfile();
+        updateNeuronTests();
+        redrawVolcano();
         emit selectionChanged();
         return;
     }
     neuronLayer_ = layer;
     neuron_ = feature;
     redrawNeuronMap();
+    updateNeuronTests();
+    redrawVolcano();
     const std::string target = targetBox_->currentText().toStdString(), site = siteBox_->currentText().toStdString();
     auto store = store_;
     auto g = generation_;
@@ -1025,24 +1186,51 @@ void StudyExplorer::redrawConsistency() {
     try {
         if (!QFileInfo::exists(path)) throw InputError(path.toStdString() + " not found (run study analyze)");
         t.load(path);
-        std::map<std::pair<QString, QString>, std::vector<double>> curves;
+        std::map<std::pair<QString, QString>, std::vector<double>> curves, lows, highs;
+        // the bootstrap interval (BCa where defined, else percentile), when the analysis computed one
+        const bool ci = t.column("ci_bca_low") >= 0 && t.column("ci_percentile_low") >= 0;
+        bool anyCi = false;
         for (int r = 0; r < t.rowCount(); ++r) {
-            auto& c = curves[{t.cell(r, t.column("set")), t.cell(r, t.column("site"))}];
+            const std::pair<QString, QString> key{t.cell(r, t.column("set")), t.cell(r, t.column("site"))};
+            auto& c = curves[key];
+            auto& lo = lows[key];
+            auto& hi = highs[key];
             const int layer = t.cell(r, t.column("layer")).toInt();
-            if (static_cast<int>(c.size()) <= layer) c.resize(static_cast<std::size_t>(layer) + 1, 0);
+            if (static_cast<int>(c.size()) <= layer) {
+                c.resize(static_cast<std::size_t>(layer) + 1, 0);
+                lo.resize(c.size(), std::nan(""));
+                hi.resize(c.size(), std::nan(""));
+            }
             c[static_cast<std::size_t>(layer)] = t.cell(r, t.column("consistency_percent")).toDouble();
+            if (!ci) continue;
+            bool okL = false, okH = false;
+            double l = t.cell(r, t.column("ci_bca_low")).toDouble(&okL), h = t.cell(r, t.column("ci_bca_high")).toDouble(&okH);
+            if (!okL || !okH || !std::isfinite(l) || !std::isfinite(h)) {
+                l = t.cell(r, t.column("ci_percentile_low")).toDouble(&okL);
+                h = t.cell(r, t.column("ci_percentile_high")).toDouble(&okH);
+            }
+            if (okL && okH) {
+                lo[static_cast<std::size_t>(layer)] = l;
+                hi[static_cast<std::size_t>(layer)] = h;
+                anyCi = true;
+            }
         }
         static const QColor colours[] = {QColor("#1f77b4"), QColor("#d62728"), QColor("#2ca02c"), QColor("#9467bd")};
         std::map<QString, int> setIndex;
         for (const auto& [k, v] : curves) {
             const int si = setIndex.emplace(k.first, static_cast<int>(setIndex.size())).first->second;
-            series.push_back({k.first + " · " + k.second, v, colours[si % 4], k.second == "final", k.second == "final"});
+            series.push_back({k.first + " · " + k.second, v, colours[si % 4], k.second == "final", k.second == "final", {}, {}});
+            if (anyCi) {
+                series.back().low = lows[k];
+                series.back().high = highs[k];
+            }
         }
         QStringList missing;  // sets with no row: fewer than 2 images passed the confidence threshold
         for (const auto& set : store_->setNames())
             if (!setIndex.count(QString::fromStdString(set))) missing << QString::fromStdString(set);
         buildConsistencyFigure(*consistencyPlot_, "Consistency of the top-ranked neuron per layer", series,
                                "From analysis/consistency.csv; block output ('final') dashed with squares, post-GELU solid." +
+                                   QString(anyCi ? " Bars: bootstrap CI over images (BCa, else percentile; level and resamples in analysis-settings.json)." : "") +
                                    (missing.isEmpty() ? QString() : " No curve for " + missing.join(", ") + ": fewer than 2 of its images pass the confidence threshold."));
     } catch (const std::exception& e) {
         buildConsistencyFigure(*consistencyPlot_, "Consistency", {}, QString::fromUtf8(e.what()));

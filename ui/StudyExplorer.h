@@ -10,7 +10,9 @@
 //     images where it is in the top-k;
 //   analysis: significance table (sortable; filter by q, layer, site; search; CSV / LaTeX export),
 //     consistency plot, similarity heatmap (hide / fade / outline, SEM), all linked: a table row or
-//     a heatmap cell selects that label (target), site and layer everywhere.
+//     a heatmap cell selects that label (target), site and layer everywhere; the volcano plot of the
+//     per-neuron tests (d vs -log10 q, one family at a time; a click selects the neuron), and the
+//     selected neuron's tests under its profile.
 // The whole view state saves to / restores from JSON (the project file).
 #include <QImage>
 #include <QJsonObject>
@@ -40,6 +42,7 @@ class QCustomPlot;
 namespace biasscope::study {
 class StudyStore;
 struct NeuronProfile;
+class NeuronTestIndex;
 }
 
 namespace biasscope::ui {
@@ -95,11 +98,17 @@ public:
     QTabWidget* analysisTabs() const { return analysisTabs_; }
     QCustomPlot* neuronPlot() const { return neuronPlot_; }
     QCustomPlot* tokenPlot() const { return tokenPlot_; }
+    QCustomPlot* volcanoPlot() const { return volcanoPlot_; }
+    QStringList volcanoFamilies() const;
+    void selectVolcanoFamily(const QString& family);
+    int volcanoPoints() const { return volcanoPoints_; }  // neurons drawn (finite q)
+    QString neuronTestText() const;                       // the selected neuron's tests, as shown under its profile
     void redrawAll();  // every plot of the current selection, synchronously (benchmarks)
 
 signals:
     void storeOpened(bool ok);
     void neuronReady();
+    void neuronTestsLoaded();  // neuron_tests.csv read (or found missing / refused) in a worker
     void selectionChanged();
     void studyRunFinished(bool ok);
 
@@ -112,11 +121,17 @@ private:
     void redrawProfile();
     void redrawSimilarity();
     void redrawConsistency();
+    void redrawVolcano();
+    void updateNeuronTests();
     void requestSetLimit();
     void applyPendingState();
 
     std::shared_ptr<study::StudyStore> store_;
     std::shared_ptr<const study::NeuronProfile> profile_;
+    std::shared_ptr<const study::NeuronTestIndex> neuronTests_;
+    QString neuronTestsError_;
+    std::vector<int> volcanoRows_;  // rows of neuronTests_ drawn, in the order of their points
+    int volcanoPoints_ = 0;
     QString profileLabel_;
     QStringList similarityLabels_;  // rows of the similarity heatmap shown (top to bottom)
     QString selectedLabel_;         // the linked label / layer (outlined in the heatmap)
@@ -137,7 +152,8 @@ private:
     std::shared_ptr<std::atomic<int>> profileRequest_;  // the latest neuron-profile request
     QThreadPool* profilePool_ = nullptr;
 
-    QComboBox *setBox_ = nullptr, *targetBox_ = nullptr, *siteBox_ = nullptr, *limitsBox_ = nullptr, *styleBox_ = nullptr, *simSetBox_ = nullptr;
+    QComboBox *setBox_ = nullptr, *targetBox_ = nullptr, *siteBox_ = nullptr, *limitsBox_ = nullptr, *styleBox_ = nullptr, *simSetBox_ = nullptr,
+              *volcanoFamilyBox_ = nullptr;
     QDoubleSpinBox *minConfBox_ = nullptr, *fixedLimitBox_ = nullptr, *percentileBox_ = nullptr, *maxQBox_ = nullptr;
     QSlider *layerSlider_ = nullptr, *alphaSlider_ = nullptr;
     QSpinBox *topKBox_ = nullptr, *tableLayerBox_ = nullptr;
@@ -147,14 +163,14 @@ private:
     QListWidget* topKList_ = nullptr;
     QListWidget* layerTopK_ = nullptr;  // the image's top-k neurons of every layer
     QTableView* sigView_ = nullptr;
-    QLabel *status_ = nullptr, *cursorLabel_ = nullptr, *layerLabel_ = nullptr;
+    QLabel *status_ = nullptr, *cursorLabel_ = nullptr, *layerLabel_ = nullptr, *neuronTestLabel_ = nullptr;
     class QProgressBar* jobProgress_ = nullptr;
     class QPushButton* cancelButton_ = nullptr;
     class QPushButton* counterpartButton_ = nullptr;
     std::shared_ptr<std::atomic<bool>> jobCancel_;
     bool jobRunning_ = false;
     QCustomPlot *relevancePlot_ = nullptr, *tokenPlot_ = nullptr, *neuronPlot_ = nullptr, *profilePlot_ = nullptr, *consistencyPlot_ = nullptr,
-                *similarityPlot_ = nullptr;
+                *similarityPlot_ = nullptr, *volcanoPlot_ = nullptr;
     QTabWidget* analysisTabs_ = nullptr;
 };
 

@@ -104,4 +104,25 @@ std::vector<NeuronTestRow> readNeuronTests(const std::string& path) {
     return rows;
 }
 
+NeuronTestIndex::NeuronTestIndex(std::vector<NeuronTestRow> rows) : rows_(std::move(rows)) {
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+        const auto& r = rows_[i];
+        auto [it, added] = byFamily_.try_emplace(r.familyKey());
+        if (added) families_.push_back(it->first);
+        it->second.push_back(static_cast<int>(i));
+        byNeuron_[{r.site, r.layer, r.neuron}].push_back(static_cast<int>(i));
+    }
+}
+
+const std::vector<int>& NeuronTestIndex::family(const std::string& key) const {
+    static const std::vector<int> none;
+    const auto it = byFamily_.find(key);
+    return it == byFamily_.end() ? none : it->second;
+}
+
+std::vector<int> NeuronTestIndex::ofNeuron(const std::string& site, int layer, int neuron) const {
+    const auto it = byNeuron_.find({site, layer, neuron});
+    return it == byNeuron_.end() ? std::vector<int>{} : it->second;
+}
+
 }  // namespace biasscope::study

@@ -10,6 +10,7 @@
 #include "attention/GradCam.h"
 #include "io/Safetensors.h"
 #include "study/StudyAnalysis.h"
+#include "study/NeuronTestTable.h"
 #include "study/StudyDefinition.h"
 #include "study/StudyRunner.h"
 #include "study/StudyStore.h"
@@ -161,6 +162,56 @@ private slots:
         shot(w, "explorer-consistency.png");
         e->analysisTabs()->setCurrentIndex(0);
         shot(w, "explorer-significance.png");
+
+        // per-neuron tests: the families of neuron_tests.csv, one volcano at a time; a click on a point selects
+        // that neuron (and its site) everywhere, and its tests are listed under its profile
+        {
+            QSignalSpy loaded(e, &ui::StudyExplorer::neuronTestsLoaded);
+            if (e->volcanoFamilies().isEmpty()) QVERIFY(loaded.wait(30000));
+            const study::NeuronTestIndex index(study::readNeuronTests(store_.toStdString() + "/analysis/neuron_tests.csv"));
+            QStringList expect;
+            for (const auto& f : index.families()) expect << QString::fromStdString(f);
+            QCOMPARE(e->volcanoFamilies(), expect);
+            const std::string family = *std::find_if(index.families().begin(), index.families().end(),
+                                                     [](const std::string& f) { return f.rfind("paired · male · intermediate", 0) == 0; });
+            e->selectVolcanoFamily(QString::fromStdString(family));
+            e->analysisTabs()->setCurrentIndex(3);
+            int finite = 0, target = -1;
+            for (int r : index.family(family)) {
+                const auto& t = index.rows()[static_cast<std::size_t>(r)];
+                if (!std::isfinite(t.q) || !std::isfinite(t.d)) continue;
+                ++finite;
+                if (target < 0 || t.q < index.rows()[static_cast<std::size_t>(target)].q) target = r;  // the strongest: at the top
+            }
+            QCOMPARE(e->volcanoPoints(), finite);
+            QVERIFY(finite > 0);
+            const auto& want = index.rows()[static_cast<std::size_t>(target)];
+            QCustomPlot* plot = e->volcanoPlot();
+            QTest::qWait(50);  // the tab just became visible: let the plot take its size before reading pixels
+            plot->replot();
+            QCPAxisRect* r = plot->axisRects().first();
+            const QPoint at(static_cast<int>(std::lround(r->axis(QCPAxis::atBottom)->coordToPixel(want.d))),
+                            static_cast<int>(std::lround(r->axis(QCPAxis::atLeft)->coordToPixel(-std::log10(want.q)))));
+            const double px = std::fabs(r->axis(QCPAxis::atBottom)->coordToPixel(1) - r->axis(QCPAxis::atBottom)->coordToPixel(0));
+            const double py = std::fabs(r->axis(QCPAxis::atLeft)->coordToPixel(1) - r->axis(QCPAxis::atLeft)->coordToPixel(0));
+            QTest::mouseClick(plot, Qt::LeftButton, {}, at);
+            QVERIFY(ready.wait(30000));
+            QCOMPARE(e->currentSite(), QString("intermediate"));
+            const auto state = e->saveState();
+            const auto mine = index.ofNeuron("intermediate", state.neuronLayer, state.neuron);
+            QVERIFY(!mine.empty());
+            bool atClick = false;  // the selected neuron is the one drawn under the click (ties in (d, q) may pick another of them)
+            for (int m : mine) {
+                const auto& t = index.rows()[static_cast<std::size_t>(m)];
+                if (t.familyKey() != family) continue;
+                atClick = std::fabs(t.d - want.d) * px <= 1.0 && std::fabs(std::log10(t.q) - std::log10(want.q)) * py <= 1.0;
+            }
+            QVERIFY(atClick);
+            QVERIFY2(e->neuronTestText().contains("d = ") && e->neuronTestText().contains(QString::fromStdString(want.comparison)), qPrintable(e->neuronTestText()));
+            shot(w, "explorer-volcano.png");
+            e->analysisTabs()->setCurrentIndex(0);
+            e->selectSite("final");  // back to the linked selection the rest of this test continues from
+        }
 
         // project: save, open in a fresh window, same state
         e->selectImage(27);
