@@ -472,22 +472,25 @@ StudyExplorer::StudyExplorer(QWidget* parent)
     connect(volcanoPlot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* e) {  // the nearest neuron within 12 px
         auto* r = firstRect(volcanoPlot_);
         if (!r || !r->rect().contains(e->pos()) || !neuronTests_ || volcanoRows_.empty()) return;
+        const study::NeuronTestFamily* f = neuronTests_->family(volcanoFamilyBox_->currentText().toStdString());
+        if (!f) return;
         auto* xa = r->axis(QCPAxis::atBottom);
         auto* ya = r->axis(QCPAxis::atLeft);
         int best = -1;
         double bestD = 12.0 * 12.0;
-        for (int row : volcanoRows_) {
-            const auto& t = neuronTests_->rows()[static_cast<std::size_t>(row)];
-            const double dx = xa->coordToPixel(t.d) - e->pos().x(), dy = ya->coordToPixel(volcanoHeight(t.q)) - e->pos().y();
+        for (int c : volcanoRows_) {
+            const double dx = xa->coordToPixel(f->d[static_cast<std::size_t>(c)]) - e->pos().x(),
+                         dy = ya->coordToPixel(volcanoHeight(f->q[static_cast<std::size_t>(c)])) - e->pos().y();
             if (dx * dx + dy * dy < bestD) {
                 bestD = dx * dx + dy * dy;
-                best = row;
+                best = c;
             }
         }
         if (best < 0) return;
-        const auto& t = neuronTests_->rows()[static_cast<std::size_t>(best)];
-        if (siteBox_->currentText().toStdString() != t.site) selectSite(QString::fromStdString(t.site));
-        selectNeuron(t.layer, t.neuron);
+        const std::string site = f->site;
+        const int layer = best / f->neurons, neuron = best % f->neurons;
+        if (siteBox_->currentText().toStdString() != site) selectSite(QString::fromStdString(site));
+        selectNeuron(layer, neuron);
     });
     connect(styleBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { redrawSimilarity(); });
     connect(semBox_, &QCheckBox::toggled, this, [this] { redrawSimilarity(); });
@@ -690,10 +693,10 @@ void StudyExplorer::loadAnalysis() {
     redrawSimilarity();
     // the per-neuron tests (one row per layer x neuron x family: large for a real study) are read in a worker
     neuronTests_.reset();
-    neuronTestsError_ = "reading analysis/neuron_tests.csv…";
+    neuronTestsError_ = "reading analysis/neuron_tests.safetensors…";
     redrawVolcano();
     updateNeuronTests();
-    const std::string path = store_->dir() + "/analysis/neuron_tests.csv";
+    const std::string path = store_->dir() + "/analysis/neuron_tests.safetensors";
     auto g = generation_;
     const int gen = *g;
     QPointer<StudyExplorer> self(this);
@@ -714,7 +717,7 @@ void StudyExplorer::loadAnalysis() {
                 QSignalBlocker b(self->volcanoFamilyBox_);
                 self->volcanoFamilyBox_->clear();
                 if (index)
-                    for (const auto& f : index->families()) self->volcanoFamilyBox_->addItem(QString::fromStdString(f));
+                    for (const auto& f : index->keys()) self->volcanoFamilyBox_->addItem(QString::fromStdString(f));
             }
             self->redrawVolcano();
             self->updateNeuronTests();
@@ -749,29 +752,31 @@ void StudyExplorer::redrawVolcano() {
         volcanoPlot_->replot();
         return;
     }
-    const auto& rows = neuronTests_->family(family.toStdString());
+    const study::NeuronTestFamily* f = neuronTests_->family(family.toStdString());
+    if (!f) return;
     std::vector<VolcanoPoint> points;
     std::optional<VolcanoPoint> ringed;
     QString ringedLabel;
-    int invalid = 0, significant = 0, n = 0;
-    for (int r : rows) {
-        const auto& t = neuronTests_->rows()[static_cast<std::size_t>(r)];
-        n = std::max(n, t.n1);
-        if (t.layer == neuronLayer_ && t.neuron == neuron_ && t.site == siteBox_->currentText().toStdString()) {
-            ringed = VolcanoPoint{t.d, t.q, t.significant};
-            ringedLabel = QString("neuron %1, layer %2").arg(t.neuron).arg(t.layer);
+    int invalid = 0, significant = 0;
+    const int n = f->n1;
+    for (int l = 0; l < f->layers; ++l)
+        for (int nn = 0; nn < f->neurons; ++nn) {
+            const std::size_t c = f->cell(l, nn);
+            if (l == neuronLayer_ && nn == neuron_ && f->site == siteBox_->currentText().toStdString()) {
+                ringed = VolcanoPoint{f->d[c], f->q[c], f->significant(c)};
+                ringedLabel = QString("neuron %1, layer %2").arg(nn).arg(l);
+            }
+            if (!std::isfinite(f->q[c]) || !std::isfinite(f->d[c])) {
+                ++invalid;
+                continue;
+            }
+            points.push_back({f->d[c], f->q[c], f->significant(c)});
+            significant += f->significant(c);
+            volcanoRows_.push_back(static_cast<int>(c));
         }
-        if (!std::isfinite(t.q) || !std::isfinite(t.d)) {
-            ++invalid;
-            continue;
-        }
-        points.push_back({t.d, t.q, t.significant});
-        significant += t.significant;
-        volcanoRows_.push_back(r);
-    }
     volcanoPoints_ = static_cast<int>(volcanoRows_.size());
     buildVolcanoFigure(*volcanoPlot_,
-                       QString("Per-neuron tests · %1 · %2 neurons, %3 with q < 0.05 (BH over the family)").arg(family).arg(rows.size()).arg(significant),
+                       QString("Per-neuron tests · %1 · %2 neurons, %3 with q < 0.05 (BH over the family)").arg(family).arg(f->layers * f->neurons).arg(significant),
                        points, ringed, ringedLabel,
                        QString("One t-test per layer x neuron across the passing images (n = %1); dashed: q = 0.05. Click a point: that neuron everywhere.%2 "
                                "Not in the published study.")
@@ -788,18 +793,17 @@ void StudyExplorer::updateNeuronTests() {
         neuronTestLabel_->setText(neuronTestsError_);
         return;
     }
-    const auto rows = neuronTests_->ofNeuron(siteBox_->currentText().toStdString(), neuronLayer_, neuron_);
     QStringList lines;
-    for (int r : rows) {
-        const auto& t = neuronTests_->rows()[static_cast<std::size_t>(r)];
+    for (const auto& [fi, c] : neuronTests_->ofNeuron(siteBox_->currentText().toStdString(), neuronLayer_, neuron_)) {
+        const auto& f = neuronTests_->families()[static_cast<std::size_t>(fi)];
         lines << QString("%1 %2 · %3: d = %4, q = %5, n %6%7")
-                     .arg(QString::fromStdString(t.family), QString::fromStdString(t.group), QString::fromStdString(t.comparison))
-                     .arg(t.d, 0, 'f', 2)
-                     .arg(t.q, 0, 'g', 3)
-                     .arg(t.family == "paired" ? QString::number(t.n1) : QString("%1 / %2").arg(t.n1).arg(t.n2))
-                     .arg(t.significant ? " *" : "");
+                     .arg(QString::fromStdString(f.family), QString::fromStdString(f.group), QString::fromStdString(f.comparison))
+                     .arg(f.d[c], 0, 'f', 2)
+                     .arg(f.q[c], 0, 'g', 3)
+                     .arg(f.family == "paired" ? QString::number(f.n1) : QString("%1 / %2").arg(f.n1).arg(f.n2))
+                     .arg(f.significant(c) ? " *" : "");
     }
-    neuronTestLabel_->setText(lines.isEmpty() ? QString("No per-neuron test of this neuron in analysis/neuron_tests.csv.")
+    neuronTestLabel_->setText(lines.isEmpty() ? QString("No per-neuron test of this neuron in analysis/neuron_tests.safetensors.")
                                               : "Per-neuron tests (* q < 0.05, BH per family):\n" + lines.join("\n"));
 }
 

@@ -130,7 +130,7 @@ private:
     std::shared_ptr<const study::NeuronProfile> profile_;
     std::shared_ptr<const study::NeuronTestIndex> neuronTests_;
     QString neuronTestsError_;
-    std::vector<int> volcanoRows_;  // rows of neuronTests_ drawn, in the order of their points
+    std::vector<int> volcanoRows_;  // cells (layer * neurons + neuron) of the shown family that are drawn
     int volcanoPoints_ = 0;
     QString profileLabel_;
     QStringList similarityLabels_;  // rows of the similarity heatmap shown (top to bottom)

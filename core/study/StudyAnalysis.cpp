@@ -405,7 +405,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
                                                        "pairwise_ttest/ and ind_ttest/ tables hold these only)"},
                            {"paired_per_image, independent_per_image",
                             std::string(analysis::toString(analysis::TestUnit::ImageMean)) + ": n = passing images (not in the published study)"},
-                           {"neuron_tests.csv", "one test per layer x neuron across passing images, BH over every layer x neuron of a family "
+                           {"neuron_tests.safetensors", "one test per layer x neuron across passing images, BH over every layer x neuron of a family "
                                                 "(not in the published study)"}};
         if (ciOptions) {
             j["bootstrap"] = {{"resamples", ciOptions->resamples}, {"seed", ciOptions->seed}, {"confidence", ciOptions->confidence},
@@ -528,7 +528,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
     write("pairwise_ttest/top50_global_results.csv", top.str());
 
     if (opt.neuronTests != NeuronComparisons::None) {
-        std::string nt = neuronTestHeader();
+        std::vector<NeuronTestFamily> nt;
         for (const auto& s : sets) {
             const auto pass = passingImages(s, threshold);
             if (pass.size() < 2) continue;
@@ -543,7 +543,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
                     for (int b : others) {
                         job.checkCancelled();
                         const std::string name = labels[static_cast<std::size_t>(a)] + " vs " + (b == L ? s.spec->referenceTarget : labels[static_cast<std::size_t>(b)]);
-                        appendNeuronTestRows(nt, "paired", s.spec->name, site, name, analysis::pairedNeuronTests(v, pass, a, b));
+                        nt.push_back(makeNeuronTestFamily("paired", s.spec->name, site, name, analysis::pairedNeuronTests(v, pass, a, b)));
                     }
                 }
             }
@@ -557,11 +557,16 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
                     job.checkCancelled();
                     const std::string name = t < L ? labels[static_cast<std::size_t>(t)]
                                                    : "reference (" + members[0]->spec->referenceTarget + " / " + members[1]->spec->referenceTarget + ")";
-                    appendNeuronTestRows(nt, "independent", condition, site, name,
-                                      analysis::independentNeuronTests(members[0]->sites.at(site).view(), px, t, members[1]->sites.at(site).view(), py, t));
+                    nt.push_back(makeNeuronTestFamily(
+                        "independent", condition, site, name,
+                        analysis::independentNeuronTests(members[0]->sites.at(site).view(), px, t, members[1]->sites.at(site).view(), py, t)));
                 }
         }
-        write("neuron_tests.csv", nt);
+        const std::string table = (fs::path(outDir) / "neuron_tests.safetensors").string(),
+                          significant = (fs::path(outDir) / "neuron_tests_significant.csv").string();
+        writeNeuronTests(table, significant, nt);
+        report.written.push_back(table);
+        report.written.push_back(significant);
     }
 
     if (opt.sweeps) {  // the published robustness checks (threshold 0.5, top-k 10) as points of curves

@@ -168,46 +168,40 @@ private slots:
         {
             QSignalSpy loaded(e, &ui::StudyExplorer::neuronTestsLoaded);
             if (e->volcanoFamilies().isEmpty()) QVERIFY(loaded.wait(30000));
-            const study::NeuronTestIndex index(study::readNeuronTests(store_.toStdString() + "/analysis/neuron_tests.csv"));
+            const study::NeuronTestIndex index(study::readNeuronTests(store_.toStdString() + "/analysis/neuron_tests.safetensors"));
             QStringList expect;
-            for (const auto& f : index.families()) expect << QString::fromStdString(f);
+            for (const auto& f : index.keys()) expect << QString::fromStdString(f);
             QCOMPARE(e->volcanoFamilies(), expect);
-            const std::string family = *std::find_if(index.families().begin(), index.families().end(),
-                                                     [](const std::string& f) { return f.rfind("paired · male · intermediate", 0) == 0; });
+            const auto keys = index.keys();
+            const std::string family = *std::find_if(keys.begin(), keys.end(), [](const std::string& f) { return f.rfind("paired · male · intermediate", 0) == 0; });
             e->selectVolcanoFamily(QString::fromStdString(family));
             e->analysisTabs()->setCurrentIndex(3);
-            int finite = 0, target = -1;
-            for (int r : index.family(family)) {
-                const auto& t = index.rows()[static_cast<std::size_t>(r)];
-                if (!std::isfinite(t.q) || !std::isfinite(t.d)) continue;
+            const study::NeuronTestFamily& f = *index.family(family);
+            int finite = 0;
+            std::size_t target = 0;
+            for (std::size_t c = 0; c < f.p.size(); ++c) {
+                if (!std::isfinite(f.q[c]) || !std::isfinite(f.d[c])) continue;
                 ++finite;
-                if (target < 0 || t.q < index.rows()[static_cast<std::size_t>(target)].q) target = r;  // the strongest: at the top
+                if (f.q[c] < f.q[target] || !std::isfinite(f.q[target])) target = c;  // the strongest: at the top
             }
             QCOMPARE(e->volcanoPoints(), finite);
             QVERIFY(finite > 0);
-            const auto& want = index.rows()[static_cast<std::size_t>(target)];
             QCustomPlot* plot = e->volcanoPlot();
             QTest::qWait(50);  // the tab just became visible: let the plot take its size before reading pixels
             plot->replot();
             QCPAxisRect* r = plot->axisRects().first();
-            const QPoint at(static_cast<int>(std::lround(r->axis(QCPAxis::atBottom)->coordToPixel(want.d))),
-                            static_cast<int>(std::lround(r->axis(QCPAxis::atLeft)->coordToPixel(-std::log10(want.q)))));
+            const QPoint at(static_cast<int>(std::lround(r->axis(QCPAxis::atBottom)->coordToPixel(f.d[target]))),
+                            static_cast<int>(std::lround(r->axis(QCPAxis::atLeft)->coordToPixel(-std::log10(f.q[target])))));
             const double px = std::fabs(r->axis(QCPAxis::atBottom)->coordToPixel(1) - r->axis(QCPAxis::atBottom)->coordToPixel(0));
             const double py = std::fabs(r->axis(QCPAxis::atLeft)->coordToPixel(1) - r->axis(QCPAxis::atLeft)->coordToPixel(0));
             QTest::mouseClick(plot, Qt::LeftButton, {}, at);
             QVERIFY(ready.wait(30000));
             QCOMPARE(e->currentSite(), QString("intermediate"));
             const auto state = e->saveState();
-            const auto mine = index.ofNeuron("intermediate", state.neuronLayer, state.neuron);
-            QVERIFY(!mine.empty());
-            bool atClick = false;  // the selected neuron is the one drawn under the click (ties in (d, q) may pick another of them)
-            for (int m : mine) {
-                const auto& t = index.rows()[static_cast<std::size_t>(m)];
-                if (t.familyKey() != family) continue;
-                atClick = std::fabs(t.d - want.d) * px <= 1.0 && std::fabs(std::log10(t.q) - std::log10(want.q)) * py <= 1.0;
-            }
-            QVERIFY(atClick);
-            QVERIFY2(e->neuronTestText().contains("d = ") && e->neuronTestText().contains(QString::fromStdString(want.comparison)), qPrintable(e->neuronTestText()));
+            // the selected neuron is the one drawn under the click (ties in (d, q) may pick another of them)
+            const std::size_t got = f.cell(state.neuronLayer, state.neuron);
+            QVERIFY(std::fabs(f.d[got] - f.d[target]) * px <= 1.0 && std::fabs(std::log10(f.q[got]) - std::log10(f.q[target])) * py <= 1.0);
+            QVERIFY2(e->neuronTestText().contains("d = ") && e->neuronTestText().contains(QString::fromStdString(f.comparison)), qPrintable(e->neuronTestText()));
             shot(w, "explorer-volcano.png");
             e->analysisTabs()->setCurrentIndex(0);
             e->selectSite("final");  // back to the linked selection the rest of this test continues from

@@ -12,6 +12,7 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <torch/types.h>
 
 #include "TestRegistry.h"
 #include "analysis/Bootstrap.h"
@@ -19,6 +20,7 @@
 #include "analysis/NeuronTests.h"
 #include "common/Error.h"
 #include "io/Csv.h"
+#include "io/Safetensors.h"
 #include "study/NeuronTestTable.h"
 
 using namespace biasscope::analysis;
@@ -253,29 +255,48 @@ private slots:
             QVERIFY2(std::string(e.what()).find("t.csv: line 2 has 3 fields") != std::string::npos, e.what());
         }
         QVERIFY_THROWS_EXCEPTION(InputError, io::parseCsv("x\n\"open\n", "t.csv"));
-        // the writer's rows read back; a table without a column is refused by name
-        std::vector<NeuronTest> tests{{1, 7, pairedTTest({1, 2, 3.5}, {0, 1, 1}), 0, 0.01, true}};
+        // the writer's families read back exactly; the significant ones are listed in the CSV; damage is refused by name
+        std::vector<NeuronTest> tests{{0, 0, pairedTTest({1, 2, 3.5}, {0, 1, 1}), 0, 0.01, true}, {0, 1, pairedTTest({1, 1, 1}, {1, 1, 1}), 0, NAN, false},
+                                      {1, 0, pairedTTest({1, 2, 3}, {1, 2, 3.5}), 0, 0.4, false}, {1, 1, pairedTTest({3, 2, 3}, {1, 2, 1.5}), 0, 0.049, true}};
         tests[0].d = 1.5;
-        std::string csv = study::neuronTestHeader();
-        study::appendNeuronTestRows(csv, "paired", "set, one", "final", "a vs b", tests);
         QTemporaryDir dir;
-        const std::string path = (dir.path() + "/neuron_tests.csv").toStdString();
-        std::ofstream(path) << csv;
+        const std::string path = (dir.path() + "/neuron_tests.safetensors").toStdString(), csv = (dir.path() + "/sig.csv").toStdString();
+        const auto fam = study::makeNeuronTestFamily("paired", "set, one", "final", "a vs b", tests);
+        QCOMPARE(fam.layers, 2);
+        QCOMPARE(fam.neurons, 2);
+        study::writeNeuronTests(path, csv, {fam});
         const auto back = study::readNeuronTests(path);
         QCOMPARE(back.size(), std::size_t{1});
-        QCOMPARE(back[0].group, std::string("set, one"));
-        QCOMPARE(back[0].layer, 1);
-        QCOMPARE(back[0].neuron, 7);
-        QCOMPARE(back[0].p, tests[0].result.p);
-        QCOMPARE(back[0].d, 1.5);
-        QVERIFY(back[0].significant);
-        std::ofstream(path) << "family,group\npaired,x\n";
+        QCOMPARE(back[0].key(), std::string("paired · set, one · final · a vs b"));
+        QCOMPARE(back[0].p[0], tests[0].result.p);
+        QCOMPARE(back[0].d[0], 1.5f);
+        QVERIFY(std::isnan(back[0].p[1]) && !back[0].significant(1));
+        QCOMPARE(back[0].q[3], 0.049);
+        QCOMPARE(back[0].n1, 3);
+        std::ifstream in(csv);
+        const std::string sigText((std::istreambuf_iterator<char>(in)), {});
+        const auto sig = io::parseCsv(sigText, csv);
+        QCOMPARE(sig.size(), std::size_t{3});  // header + the two with q < 0.05
+        QCOMPARE(sig[1][1], std::string("set, one"));
+        QCOMPARE(sig[2][4], std::string("1"));  // layer 1, neuron 1
+        QCOMPARE(sig[2][5], std::string("1"));
+        const study::NeuronTestIndex index(back);
+        QCOMPARE(index.ofNeuron("final", 1, 1).size(), std::size_t{1});
+        QVERIFY(index.ofNeuron("intermediate", 1, 1).empty());
+        QVERIFY(index.family("paired · set, one · final · a vs b"));
+        // not a table of ours; a tensor missing
+        biasscope::io::writeSafetensors(path, {{"f0.t", torch::zeros({2, 2})}}, {{"format", "something"}});
+        QVERIFY_THROWS_EXCEPTION(InputError, study::readNeuronTests(path));
+        biasscope::io::writeSafetensors(path, {{"f0.t", torch::zeros({2, 2})}},
+                                        {{"format", "biasscope.neuron-tests.v1"},
+                                         {"families", R"([{"family":"paired","group":"g","site":"s","comparison":"c","test":"paired","layers":2,"neurons":2,"n1":3,"n2":3}])"}});
         try {
             study::readNeuronTests(path);
-            QFAIL("a table without columns was read");
+            QFAIL("a table without its p tensor was read");
         } catch (const InputError& e) {
-            QVERIFY2(std::string(e.what()).find("no column 'site'") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("missing tensor 'f0.dof'") != std::string::npos, e.what());
         }
+        QVERIFY_THROWS_EXCEPTION(InputError, study::readNeuronTests(path + ".absent"));
     }
 
     void consistencyIntervals() {

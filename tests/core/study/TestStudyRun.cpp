@@ -133,11 +133,13 @@ private slots:
                 QVERIFY2(io::parseCsv(text, e.path().string()).size() >= 1, e.path().c_str());
             }
         {  // per-neuron tests: 2 sets x 2 sites x 2 labels vs the reference, 1 condition x 2 sites x 3 targets
-            const auto rows = study::readNeuronTests((root / "analysis/neuron_tests.csv").string());
+            const auto fams = study::readNeuronTests((root / "analysis/neuron_tests.safetensors").string());
             std::set<std::string> families;
-            for (const auto& r : rows) {
-                families.insert(r.familyKey());
-                QVERIFY(r.n1 >= 2 && r.n2 >= 2);
+            for (const auto& f : fams) {
+                families.insert(f.key());
+                QVERIFY(f.n1 >= 2 && f.n2 >= 2);
+                QCOMPARE(f.layers, 2);
+                QCOMPARE(f.p.size(), static_cast<std::size_t>(f.layers * f.neurons));
             }
             QCOMPARE(static_cast<int>(families.size()), 14);
             QVERIFY(families.count("independent · " + study.sets[0].condition + " · final · reference (" + study.sets[0].referenceTarget + " / " +
@@ -146,7 +148,7 @@ private slots:
         QVERIFY(lines(root / "analysis/sweep_consistency.csv", "confidence_threshold,0,") > 0);  // the study's own threshold is a point
         QVERIFY(lines(root / "analysis/sweep_tests.csv", "top_k,") > 0);
         study::analyzeStudy(s0.outDir, (root / "analysis-sharded").string(), ao);
-        for (const char* f : {"ttests.csv", "similarity.csv", "consistency.csv", "confidence.csv", "neuron_tests.csv", "sweep_consistency.csv", "sweep_tests.csv"}) {
+        for (const char* f : {"ttests.csv", "similarity.csv", "consistency.csv", "confidence.csv", "neuron_tests.safetensors", "neuron_tests_significant.csv", "sweep_consistency.csv", "sweep_tests.csv"}) {
             std::ifstream a(root / "analysis" / f), b(root / "analysis-sharded" / f);
             const std::string x((std::istreambuf_iterator<char>(a)), {}), y((std::istreambuf_iterator<char>(b)), {});
             QVERIFY2(x == y, f);
