@@ -2,14 +2,17 @@
 // gender) x 2 sites (3072 / 768 features) x 12 layers. Similarity (pooled z-score, cosine, one-sample
 // t, BH), consistency (top-k by |value|), paired label tests per set/site and independent male/female
 // tests per condition/site with joint BH. Baseline in the same run: one read pass over the same data.
-//   bench_analysis [--images N]
+// Then the statistics beyond the published study (bootstrap CIs of every effect size, per-neuron tests).
+//   bench_analysis [--images N] [--resamples B]
 #include <chrono>
 #include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "analysis/Bootstrap.h"
 #include "analysis/LabelTTests.h"
+#include "analysis/NeuronTests.h"
 #include "analysis/NeuronConsistency.h"
 #include "analysis/RelevanceSimilarity.h"
 
@@ -17,9 +20,11 @@ using namespace biasscope::analysis;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-    int images = 40;
-    for (int i = 1; i + 1 < argc; ++i)
+    int images = 40, resamples = 10000;
+    for (int i = 1; i + 1 < argc; ++i) {
         if (std::string(argv[i]) == "--images") images = std::stoi(argv[++i]);
+        else if (std::string(argv[i]) == "--resamples") resamples = std::stoi(argv[++i]);
+    }
     const int T = 18, L = 12, gender = 17;
     const int features[2] = {3072, 768};
     std::mt19937 rng(1);
@@ -72,6 +77,36 @@ int main(int argc, char** argv) {
     applyJointFdr(pf);
     applyJointFdr(inf);
     const double analysis = std::chrono::duration<double>(Clock::now() - t0).count();
+
+    // beyond the published study (docs/statistics.md): the per-image unit with bootstrap CIs of every effect
+    // size, the CIs of the pooled tests, and the per-neuron tests (each label vs the reference, every set and
+    // site; male vs female per target), with the same data
+    const BootstrapOptions boot{resamples, 20261207, 0.95};
+    t0 = Clock::now();
+    std::size_t ciTests = 0;
+    for (int c = 0; c < 2; ++c)
+        for (int s = 0; s < 2; ++s) {
+            const RelevanceTensorView v{data[c][s].data(), 2 * images, T, L, features[s]};
+            for (const auto unit : {TestUnit::PooledImageTopK, TestUnit::ImageMean}) {
+                const TopKOptions o{5, RankBy::Magnitude, unit, &boot};
+                ciTests += pairedLabelTests(v, maleImgs, gender, labels, o).size();
+                ciTests += pairedLabelTests(v, femaleImgs, gender, labels, o).size();
+                ciTests += independentLabelTests(v, maleImgs, gender, v, femaleImgs, gender, labels, o).size();
+            }
+        }
+    const double withCis = std::chrono::duration<double>(Clock::now() - t0).count();
+    t0 = Clock::now();
+    std::size_t neuronTests = 0;
+    for (int c = 0; c < 2; ++c)
+        for (int s = 0; s < 2; ++s) {
+            const RelevanceTensorView v{data[c][s].data(), 2 * images, T, L, features[s]};
+            for (int label : labels) {
+                neuronTests += pairedNeuronTests(v, maleImgs, label, gender).size();
+                neuronTests += pairedNeuronTests(v, femaleImgs, label, gender).size();
+            }
+            for (int t = 0; t < T; ++t) neuronTests += independentNeuronTests(v, maleImgs, t, v, femaleImgs, t).size();
+        }
+    const double perNeuron = std::chrono::duration<double>(Clock::now() - t0).count();
     std::cout << "4 sets x " << images << " images x " << T << " targets x 2 sites x " << L << " layers (generated)\n"
               << "| measure | value |\n|---|---|\n"
               << "| analysis stage, s | " << analysis << " |\n"
@@ -79,6 +114,10 @@ int main(int argc, char** argv) {
               << "| analysis / read pass | " << analysis / readPass << "x |\n"
               << "| t-tests | " << tests << " (paired " << pf.size() << " families, independent " << inf.size() << ") |\n"
               << "| similarity cells | " << cells << " |\n"
+              << "| label tests, both units, with " << resamples << "-resample bootstrap CIs of d, s | " << withCis << " (" << ciTests << " tests; "
+              << withCis / readPass << "x the read pass) |\n"
+              << "| per-neuron tests (labels vs reference, male vs female per target), s | " << perNeuron << " (" << neuronTests << " tests; "
+              << perNeuron / readPass << "x the read pass) |\n"
               << "(checksum " << sink << ")\n";
     return 0;
 }

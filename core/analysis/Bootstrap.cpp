@@ -83,6 +83,33 @@ double acceleration(const std::vector<std::vector<double>>& jackknifeBySample) {
     return num / 6.0 / std::pow(den, 1.5);
 }
 
+// numpy's linear quantiles of x at the fractions qs, by successive selection (O(n) per quantile
+// instead of a full sort: a study computes tens of thousands of intervals); x is reordered.
+std::vector<double> quantilesLinear(std::vector<double>& x, const std::vector<double>& qs) {
+    std::vector<std::size_t> positions;
+    for (double q : qs) {
+        const double h = (static_cast<double>(x.size()) - 1) * std::clamp(q, 0.0, 1.0);
+        const std::size_t lo = static_cast<std::size_t>(std::floor(h));
+        positions.push_back(lo);
+        positions.push_back(std::min(lo + 1, x.size() - 1));
+    }
+    std::vector<std::size_t> order = positions;
+    std::sort(order.begin(), order.end());
+    order.erase(std::unique(order.begin(), order.end()), order.end());
+    std::size_t from = 0;
+    for (std::size_t p : order) {  // after each step x[p] is the p-th smallest and nothing after it is smaller
+        std::nth_element(x.begin() + static_cast<std::ptrdiff_t>(from), x.begin() + static_cast<std::ptrdiff_t>(p), x.end());
+        from = p + 1;
+    }
+    std::vector<double> out;
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+        const double h = (static_cast<double>(x.size()) - 1) * std::clamp(qs[i], 0.0, 1.0);
+        const std::size_t lo = positions[2 * i], hi = positions[2 * i + 1];
+        out.push_back(x[lo] + (h - static_cast<double>(lo)) * (x[hi] - x[lo]));
+    }
+    return out;
+}
+
 BootstrapCi intervals(double estimate, std::vector<double> distribution, const std::vector<std::vector<double>>& jackknifeBySample, double confidence) {
     BootstrapCi ci;
     ci.estimate = estimate;
@@ -95,8 +122,6 @@ BootstrapCi intervals(double estimate, std::vector<double> distribution, const s
         ci.bcaInvalidReason = "the statistic is NaN or infinite on the data or a resample";
         return ci;
     }
-    std::sort(distribution.begin(), distribution.end());
-    ci.percentile = {percentileLinear(distribution, 100 * alpha), percentileLinear(distribution, 100 * (1 - alpha))};
     std::size_t below = 0, atOrBelow = 0;
     for (double d : distribution) {
         below += d < estimate;
@@ -107,13 +132,16 @@ BootstrapCi intervals(double estimate, std::vector<double> distribution, const s
     const double zAlpha = ndtri(alpha);
     const double n1 = z0 + zAlpha, n2 = z0 - zAlpha;
     const double alpha1 = ndtr(z0 + n1 / (1 - a * n1)), alpha2 = ndtr(z0 + n2 / (1 - a * n2));
-    if (!std::isfinite(alpha1) || !std::isfinite(alpha2)) {
+    const bool bca = std::isfinite(alpha1) && std::isfinite(alpha2);
+    const auto q = quantilesLinear(distribution, bca ? std::vector<double>{alpha, 1 - alpha, alpha1, alpha2} : std::vector<double>{alpha, 1 - alpha});
+    ci.percentile = {q[0], q[1]};
+    if (!bca) {
         ci.bca = {kNaN, kNaN};
         ci.bcaInvalidReason = !std::isfinite(a) ? "degenerate jackknife (every leave-one-out value is equal)"
                                                 : "degenerate bootstrap distribution (the estimate lies outside it)";
         return ci;
     }
-    ci.bca = {percentileLinear(distribution, 100 * alpha1), percentileLinear(distribution, 100 * alpha2)};
+    ci.bca = {q[2], q[3]};
     return ci;
 }
 
@@ -140,6 +168,25 @@ std::vector<std::vector<int>> bootstrapIndices(int n, int resamples, std::uint64
 
 BootstrapCi intervalsFrom(double estimate, std::vector<double> distribution, const std::vector<double>& jackknife, double confidence) {
     return intervals(estimate, std::move(distribution), {jackknife}, confidence);
+}
+
+BootstrapCi intervalsFromSamples(double estimate, std::vector<double> distribution, const std::vector<std::vector<double>>& jackknifeBySample,
+                                 double confidence) {
+    return intervals(estimate, std::move(distribution), jackknifeBySample, confidence);
+}
+
+std::pair<std::vector<std::vector<int>>, std::vector<std::vector<int>>> bootstrapIndicesTwoSample(int n1, int n2, int resamples, std::uint64_t seed) {
+    checkOptions(std::min(n1, n2), resamples, 0.5);
+    SplitMix64 rng{seed};  // one stream: the first sample's resamples, then the second's (as scipy draws them)
+    auto draw = [&](int n) {
+        std::vector<std::vector<int>> out(static_cast<std::size_t>(resamples), std::vector<int>(static_cast<std::size_t>(n)));
+        for (auto& row : out)
+            for (int& i : row) i = rng.below(n);
+        return out;
+    };
+    auto first = draw(n1);
+    auto second = draw(n2);
+    return {std::move(first), std::move(second)};
 }
 
 std::vector<BootstrapCi> bootstrapCi(int n, const ResampledStatistic& statistic, const std::vector<std::vector<int>>& indices, double confidence) {
@@ -201,17 +248,8 @@ std::vector<BootstrapCi> bootstrapCiTwoSample(int n1, int n2, const TwoSampleSta
 }
 
 std::vector<BootstrapCi> bootstrapCiTwoSample(int n1, int n2, const TwoSampleStatistic& statistic, const BootstrapOptions& o) {
-    // one stream: the first sample's resamples, then the second's (as scipy draws them)
-    SplitMix64 rng{o.seed};
     checkOptions(std::min(n1, n2), o.resamples, o.confidence);
-    auto draw = [&](int n) {
-        std::vector<std::vector<int>> out(static_cast<std::size_t>(o.resamples), std::vector<int>(static_cast<std::size_t>(n)));
-        for (auto& row : out)
-            for (int& i : row) i = rng.below(n);
-        return out;
-    };
-    const auto i1 = draw(n1);
-    const auto i2 = draw(n2);
+    const auto [i1, i2] = bootstrapIndicesTwoSample(n1, n2, o.resamples, o.seed);
     return bootstrapCiTwoSample(n1, n2, statistic, i1, i2, o.confidence);
 }
 

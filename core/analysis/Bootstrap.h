@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace biasscope::analysis {
@@ -49,8 +50,14 @@ std::vector<BootstrapCi> bootstrapCiTwoSample(int n1, int n2, const TwoSampleSta
 // indices: `resamples` rows of the first sample, then `resamples` rows of the second, from one stream of `seed`
 std::vector<BootstrapCi> bootstrapCiTwoSample(int n1, int n2, const TwoSampleStatistic& statistic, const BootstrapOptions& options = {});
 
-// The interval from a bootstrap distribution and jackknife values (the formula, for tests).
+// The indices bootstrapCiTwoSample(.., options) draws: the first sample's rows, then the second's.
+std::pair<std::vector<std::vector<int>>, std::vector<std::vector<int>>> bootstrapIndicesTwoSample(int n1, int n2, int resamples, std::uint64_t seed);
+
+// The interval from a bootstrap distribution and jackknife values (one list per sample), for callers
+// that compute the resampled statistics themselves (e.g. many statistics at once as a matrix product).
 BootstrapCi intervalsFrom(double estimate, std::vector<double> distribution, const std::vector<double>& jackknife, double confidence);
+BootstrapCi intervalsFromSamples(double estimate, std::vector<double> distribution, const std::vector<std::vector<double>>& jackknifeBySample,
+                                 double confidence);
 
 // numpy.percentile(x, q) with linear interpolation; x need not be sorted. q in [0, 100].
 double percentileLinear(std::vector<double> x, double q);

@@ -18,6 +18,7 @@
 #include "analysis/RelevanceSimilarity.h"
 #include "common/Error.h"
 #include "io/AtomicFile.h"
+#include "io/Csv.h"
 #include "io/Safetensors.h"
 #include "io/ImageIO.h"
 #include "study/NeuronTestTable.h"
@@ -28,6 +29,7 @@ namespace biasscope::study {
 
 namespace fs = std::filesystem;
 using analysis::LabelTest;
+using io::csvField;
 using analysis::RelevanceTensorView;
 
 namespace {
@@ -50,13 +52,6 @@ std::string num(double v) {
     std::ostringstream os;
     os << std::setprecision(17) << v;
     return os.str();
-}
-
-std::string csvField(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
 }
 
 // Four CSV fields: the percentile and BCa ends; empty when no bootstrap ran, nan where undefined.

@@ -236,6 +236,54 @@ private slots:
             const auto again = pairedLabelTests(v, all, 2, {0, 1}, {k, RankBy::Magnitude, unit, &o});
             QCOMPARE(again[0].dCi.bca.low, paired[0].dCi.bca.low);
         }
+        // the fast path (resampled moment sums as one matrix product) equals the plain bootstrap of the statistic:
+        // resample images, rebuild the test's samples (an image's k values together), take d
+        {
+            const auto fast = pairedLabelTests(v, all, 2, {0, 1}, {k, RankBy::Magnitude, TestUnit::PooledImageTopK, &o});
+            const int layer = fast[0].layer;
+            auto samples = [&](const std::vector<int>& idx, int target) {
+                std::vector<double> x;
+                for (int i : idx) {
+                    const int img = all[static_cast<std::size_t>(i)];
+                    for (int n : topKNeurons(v.vector(img, 2, layer), F, k)) x.push_back(v.vector(img, target, layer)[n]);
+                }
+                return x;
+            };
+            auto dOf = [&](const std::vector<double>& x, const std::vector<double>& y) {
+                return (meanOf(x, [&] { std::vector<int> a(x.size()); for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<int>(i); return a; }()) -
+                        meanOf(y, [&] { std::vector<int> a(y.size()); for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<int>(i); return a; }())) /
+                       std::sqrt((sampleVariance(x) + sampleVariance(y)) / 2);
+            };
+            const auto plain = bootstrapCi(
+                I, [&](const std::vector<int>& idx) { return std::vector<double>{dOf(samples(idx, 0), samples(idx, 1))}; }, o)[0];
+            QVERIFY(close(fast[0].dCi.percentile.low, plain.percentile.low, 1e-9) && close(fast[0].dCi.percentile.high, plain.percentile.high, 1e-9));
+            QVERIFY2(close(fast[0].dCi.bca.low, plain.bca.low, 1e-9) && close(fast[0].dCi.bca.high, plain.bca.high, 1e-9),
+                     qPrintable(QString("%1 %2 vs %3 %4").arg(fast[0].dCi.bca.low).arg(fast[0].dCi.bca.high).arg(plain.bca.low).arg(plain.bca.high)));
+        }
+        {  // independent, one mean per image: each set resampled on its own
+            const auto fast = independentLabelTests(v, a, 2, v, b, 2, {0, 1}, {k, RankBy::Magnitude, TestUnit::ImageMean, &o});
+            const int layer = fast[1].layer;
+            auto meansOf = [&](const std::vector<int>& imgs) {
+                std::vector<double> m;
+                for (int img : imgs) {
+                    double s = 0;
+                    for (int n : topKNeurons(v.vector(img, 2, layer), F, k)) s += v.vector(img, 1, layer)[n];
+                    m.push_back(s / k);
+                }
+                return m;
+            };
+            const auto mx = meansOf(a), my = meansOf(b);
+            const auto plain = bootstrapCiTwoSample(
+                6, 6,
+                [&](const std::vector<int>& i1, const std::vector<int>& i2) {
+                    const double n1 = static_cast<double>(i1.size()), n2 = static_cast<double>(i2.size());
+                    const double pooled = ((n1 - 1) * varOf(mx, i1) + (n2 - 1) * varOf(my, i2)) / (n1 + n2 - 2);
+                    return std::vector<double>{(meanOf(mx, i1) - meanOf(my, i2)) / std::sqrt(pooled)};
+                },
+                o)[0];
+            QVERIFY(close(fast[1].dCi.percentile.low, plain.percentile.low, 1e-9) && close(fast[1].dCi.percentile.high, plain.percentile.high, 1e-9));
+            QVERIFY(close(fast[1].dCi.bca.low, plain.bca.low, 1e-9) && close(fast[1].dCi.bca.high, plain.bca.high, 1e-9));
+        }
         // without options, no interval
         QCOMPARE(pairedLabelTests(v, all, 2, {0, 1}, {k, RankBy::Magnitude})[0].dCi.resamples, 0);
     }
