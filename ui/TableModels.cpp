@@ -155,7 +155,7 @@ bool TableFilter::filterAcceptsRow(int row, const QModelIndex&) const {
     if (sc >= 0 && !site_.isEmpty() && m->cell(row, sc) != site_) return false;
     if (!search_.isEmpty()) {
         bool hit = false;
-        for (const char* name : {"label", "label1", "label2", "set", "group"}) {
+        for (const char* name : {"label", "label1", "label2", "set", "group", "family"}) {
             const int c = m->column(name);
             if (c >= 0 && m->cell(row, c).contains(search_, Qt::CaseInsensitive)) hit = true;
         }

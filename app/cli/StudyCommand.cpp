@@ -149,7 +149,7 @@ void addStudyCommand(CLI::App& app) {
                 }
             }
         if (!r.consistencyCi.empty()) {
-            req.intervalNote = std::to_string(static_cast<int>(std::lround(o.bootstrap.confidence * 100))) + " % bootstrap CI over images (BCa, " +
+            req.intervalNote = std::to_string(static_cast<int>(std::lround(o.bootstrap.confidence * 100))) + "\xc2\xa0% bootstrap CI over images (BCa, " +
                                std::to_string(o.bootstrap.resamples) + " resamples, seed " + std::to_string(o.bootstrap.seed) + ")";
             req.provenance["bootstrap"] = req.intervalNote;
         }
