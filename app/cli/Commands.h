@@ -13,5 +13,6 @@ void addFigureCommand(CLI::App& app);
 void addTrainCommand(CLI::App& app);
 void addDemoCommand(CLI::App& app);
 void addAiouCommand(CLI::App& app);
+void addFaithfulnessCommand(CLI::App& app);
 
 }  // namespace biasscope::cli

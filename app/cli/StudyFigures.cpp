@@ -13,6 +13,7 @@
 
 #include "figures/AttentionFigures.h"
 #include "figures/ConsistencyFigure.h"
+#include "figures/FaithfulnessFigure.h"
 #include "figures/FigureExport.h"
 #include "figures/RelevanceMaps.h"
 #include "figures/SimilarityHeatmap.h"
@@ -207,7 +208,26 @@ void renderAttentionFigure(const std::vector<std::string>& sidecars, const std::
         std::cout << "wrote " << path << "\n";
     }
 }
+void renderFaithfulnessFigure(const std::vector<explain::FaithfulnessSummary>& summary, const std::string& subtitle, const ConsistencyFigureRequest& r) {
+    namespace fs = std::filesystem;
+    ensureQtApplication();
+    QCustomPlot plot;
+    plot.resize(static_cast<int>(r.width * 96), static_cast<int>(r.height * 96));
+    ui::buildFaithfulnessFigure(plot, QString::fromStdString("Pixel flipping · " + subtitle), summary, {});
+    QJsonObject prov;
+    prov["kind"] = "faithfulness";
+    for (const auto& [k, v] : r.provenance) prov[QString::fromStdString(k)] = QString::fromStdString(v);
+    fs::create_directories(r.outDir);
+    for (const auto& fmt : r.formats) {
+        const std::string path = (fs::path(r.outDir) / ("faithfulness_curves." + fmt)).string();
+        ui::exportFigure(plot, QString::fromStdString(path), {r.width, r.height, r.dpi, false}, prov);
+        std::cout << "wrote " << path << "\n";
+    }
+}
 #else
+void renderFaithfulnessFigure(const std::vector<explain::FaithfulnessSummary>&, const std::string&, const ConsistencyFigureRequest&) {
+    std::cerr << "biasscope-cli: note: built without the GUI libraries; figures are not rendered (CSV tables only)\n";
+}
 void renderAttentionFigure(const std::vector<std::string>&, const std::string&, const std::string&, const ConsistencyFigureRequest&) {
     // asked for nothing but a figure: refuse rather than succeed with no output
     throw InputError("aiou figure: this biasscope-cli was built without the GUI libraries (BIASSCOPE_BUILD_GUI=OFF) and renders no figures");

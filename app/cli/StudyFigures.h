@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "explain/Faithfulness.h"
+
 namespace biasscope::cli {
 
 struct ConsistencyFigureRequest {
@@ -59,6 +61,9 @@ struct RelevanceFigureStyle {
 void renderRelevanceFigures(const RelevanceFigureInput& in, const RelevanceFigureStyle& style, const ConsistencyFigureRequest& request);
 
 // Study 2: <stem>.<fmt> from finished score runs (their JSON sidecars); kind bars | bias | scatter.
+// Pixel-flipping curves (faithfulness_curves.*) into request.outDir.
+void renderFaithfulnessFigure(const std::vector<explain::FaithfulnessSummary>& summary, const std::string& subtitle, const ConsistencyFigureRequest& request);
+
 void renderAttentionFigure(const std::vector<std::string>& sidecars, const std::string& kind, const std::string& stem, const ConsistencyFigureRequest& request);
 
 }  // namespace biasscope::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     biasscope::cli::addTrainCommand(app);
     biasscope::cli::addDemoCommand(app);
     biasscope::cli::addAiouCommand(app);
+    biasscope::cli::addFaithfulnessCommand(app);
     app.add_subcommand("info", "versions of BiasScope, LibTorch and OpenCV; the BLAS kernels, CPU threads and CUDA devices in use")->callback([] {
         biasscope::configureCpuThreads(0);
         for (const auto& [k, v] : biasscope::runtimeInfo()) std::cout << k << ": " << v << "\n";

@@ -183,6 +183,19 @@ class Suite:
         self.case("lrp --out is a folder", lrp + self._replace(lrp_base, "--out", self.w("imgs")), self.w("imgs"))
         self.case("lrp unknown option", lrp + lrp_base + ["--bogus"], "--bogus")
         self.case("lrp missing --out", lrp + lrp_base[:-2], "--out")
+        # faithfulness (pixel flipping)
+        fa = ["faithfulness"]
+        fa_base = ["--model", vit, "--image", img, "--target", "0", "--maps", "random", "--steps", "2", "--out", self.w("out", "faith")]
+        self.numeric(fa, fa_base, "--steps", generic + ["0", "-1", "1001", "2.5"])
+        self.numeric(fa, fa_base, "--gradcam-layer", generic + ["64", "-65"])
+        self.case("faithfulness --maps bogus", fa + self._with(fa_base, "--maps", "lime"), "lime")
+        self.case("faithfulness --target bogus", fa + self._with(fa_base, "--target", "label_999"), "label_999")
+        self.case("faithfulness missing images folder", fa + self._replace(fa_base, "--image", self.w("absent")), self.w("absent"))
+        self.case("faithfulness --images not a folder", fa + fa_base + ["--images", img], img)
+        self.case("faithfulness empty images folder", fa + self._without(fa_base, "--image") + ["--images", self.w("models")], "--image")
+        for k, p in self.bad.items():
+            self.case(f"faithfulness --model {k}", fa + self._replace(fa_base, "--model", p), p)
+
         self.case("no subcommand", [], "subcommand")
         self.case("unknown subcommand", ["frobnicate"], "frobnicate")
 
@@ -454,6 +467,13 @@ class Suite:
     @staticmethod
     def _with(args, option, value):
         return Suite._replace(args, option, value) if option in args else list(args) + [option, value]
+
+    @staticmethod
+    def _without(args, option):
+        out = list(args)
+        i = out.index(option)
+        del out[i:i + 2]
+        return out
 
     @staticmethod
     def _replace(args, option, value):
