@@ -37,6 +37,7 @@
 #include "DemoLauncher.h"
 #include "common/Device.h"
 #include "StudyExplorer.h"
+#include "FaithfulnessDialog.h"
 #include "RelevanceJob.h"
 #include "TrainingPanel.h"
 #include "attention/AttentionStudy.h"
@@ -186,12 +187,16 @@ void MainWindow::buildUi() {
     siteBox_->setItemText(1, "final (block output)");
     computeButton_ = new QPushButton("Compute relevance");
     cancelButton_ = new QPushButton("Cancel");
+    flipButton_ = new QPushButton("Pixel flipping…");
+    flipButton_->setToolTip("How faithful are the maps? Remove patches most / least relevant first and watch the target logit (every map kind)");
+    flipButton_->setEnabled(false);
     for (auto [label, w] : std::initializer_list<std::pair<const char*, QWidget*>>{{"Target", targetBox_}, {"Rule", ruleBox_}, {"Readout", readoutBox_}, {"Site", siteBox_}}) {
         controls->addWidget(new QLabel(label));
         controls->addWidget(w);
     }
     controls->addWidget(computeButton_);
     controls->addWidget(cancelButton_);
+    controls->addWidget(flipButton_);
     controls->addStretch();
     outer->addLayout(controls);
     auto* info = new QHBoxLayout;
@@ -282,6 +287,7 @@ void MainWindow::buildUi() {
     statusBar()->addPermanentWidget(progress_);
 
     connect(computeButton_, &QPushButton::clicked, this, &MainWindow::compute);
+    connect(flipButton_, &QPushButton::clicked, this, [this] { openFaithfulness()->start(); });
     connect(cancelButton_, &QPushButton::clicked, this, &MainWindow::cancel);
     connect(alphaSlider_, &QSlider::valueChanged, this, &MainWindow::redrawImage);
     connect(grayBox_, &QCheckBox::toggled, this, &MainWindow::redrawImage);
@@ -293,8 +299,18 @@ void MainWindow::buildUi() {
     resize(1200, 720);
 }
 
+FaithfulnessDialog* MainWindow::openFaithfulness() {
+    if (!state_->model || state_->imagePath.isEmpty()) return nullptr;
+    const int c = targetBox_->currentData().toInt();
+    auto* d = new FaithfulnessDialog(state_->model, state_->imagePath, c, targetBox_->currentText(), this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->show();
+    return d;
+}
+
 void MainWindow::setBusy(bool busy) {
     computeButton_->setEnabled(!busy && state_->model && !state_->imagePath.isEmpty());
+    flipButton_->setEnabled(state_->model && !state_->imagePath.isEmpty());
     cancelButton_->setEnabled(busy);
     if (!busy) progress_->setValue(0);
 }

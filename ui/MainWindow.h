@@ -22,6 +22,7 @@ class RelevanceJob;
 class TrainingPanel;
 class AttentionPanel;
 class StudyExplorer;
+class FaithfulnessDialog;
 struct RelevanceOutcome;
 struct ModelOutcome;
 
@@ -48,6 +49,9 @@ public:
     void selectSite(const QString& site);
     void compute();
     void cancel();
+    // Pixel flipping of the current model, image and target in a dialog (started by its Run button or
+    // the "Pixel flipping…" button); nullptr without a model and an image.
+    FaithfulnessDialog* openFaithfulness();
     bool busy() const;
     TrainingPanel* trainingPanel() const { return training_; }
     AttentionPanel* attentionPanel() const { return attention_; }
@@ -91,7 +95,7 @@ private:
     AttentionPanel* attention_ = nullptr;
     StudyExplorer* explorer_ = nullptr;
     QComboBox *targetBox_ = nullptr, *ruleBox_ = nullptr, *readoutBox_ = nullptr, *siteBox_ = nullptr;
-    QPushButton *computeButton_ = nullptr, *cancelButton_ = nullptr;
+    QPushButton *computeButton_ = nullptr, *cancelButton_ = nullptr, *flipButton_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QSlider* alphaSlider_ = nullptr;
     QCheckBox* grayBox_ = nullptr;

@@ -57,7 +57,7 @@ std::vector<int> rankPatches(const at::Tensor& map, int patch) {
 }
 
 FlipCurve flipCurve(const model::VitModel& model, int head, int classIndex, const at::Tensor& pixels, const std::vector<int>& order, int patch,
-                    const FlipOptions& o) {
+                    const FlipOptions& o, const JobControl& job) {
     if (o.steps < 1 || o.steps > 10000) throw InputError("pixel flipping: steps must be in 1 .. 10000");
     if (head < 0 || head >= static_cast<int>(model.heads.size())) throw InputError("pixel flipping: no head " + std::to_string(head));
     const std::int64_t H = pixels.size(2), W = pixels.size(3), cols = W / patch;
@@ -68,6 +68,7 @@ FlipCurve flipCurve(const model::VitModel& model, int head, int classIndex, cons
     std::vector<at::Tensor> batch;
     auto flush = [&] {
         if (batch.empty()) return;
+        job.checkCancelled();
         const at::Tensor logits = vitLogits(model, torch::cat(batch, 0))[static_cast<std::size_t>(head)].to(torch::kCPU).to(torch::kFloat64);
         for (std::int64_t i = 0; i < logits.size(0); ++i) c.logit.push_back(logits[i][classIndex].item<double>());
         batch.clear();
@@ -113,15 +114,18 @@ int predictedClass(const model::VitModel& model, int head, const at::Tensor& pix
 }
 
 std::vector<FlipResult> pixelFlipping(const model::VitModel& model, int head, int classIndex, const at::Tensor& pixels, const std::vector<FaithfulnessMap>& maps,
-                                      const FlipOptions& o) {
+                                      const FlipOptions& o, const JobControl& job) {
     const int patch = static_cast<int>(model.backbone.config.patchSize);
     std::vector<FlipResult> out;
-    for (auto kind : maps) {
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+        const auto kind = maps[i];
+        job.report(static_cast<double>(i) / static_cast<double>(maps.size()), std::string("pixel flipping: ") + toString(kind));
+        job.checkCancelled();
         const at::Tensor m = faithfulnessMap(model, head, classIndex, pixels, kind, o);
         std::vector<int> order = rankPatches(m, patch);
-        FlipResult r{kind, flipCurve(model, head, classIndex, pixels, order, patch, o), {}, 0};
+        FlipResult r{kind, flipCurve(model, head, classIndex, pixels, order, patch, o, job), {}, 0};
         std::reverse(order.begin(), order.end());
-        r.lerf = flipCurve(model, head, classIndex, pixels, order, patch, o);
+        r.lerf = flipCurve(model, head, classIndex, pixels, order, patch, o, job);
         r.abpc = r.lerf.area - r.morf.area;
         out.push_back(std::move(r));
     }

@@ -12,6 +12,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "common/JobControl.h"
 #include "model/VitWeights.h"
 
 namespace biasscope::explain {
@@ -46,7 +47,7 @@ std::vector<int> rankPatches(const at::Tensor& map, int patch);
 // Logit of (head, classIndex) after removing the first m patches of `order` (replaced by 0 in the
 // normalised pixel space: the processor's mean colour), for m = round(k * P / steps), k = 0..steps.
 FlipCurve flipCurve(const model::VitModel& model, int head, int classIndex, const at::Tensor& pixels, const std::vector<int>& order, int patch,
-                    const FlipOptions& options);
+                    const FlipOptions& options, const JobControl& job = {});
 
 // The map of one kind for one image [1, 3, H, W] and target, [H, W] float (higher = more relevant).
 at::Tensor faithfulnessMap(const model::VitModel& model, int head, int classIndex, const at::Tensor& pixels, FaithfulnessMap map, const FlipOptions& options);
@@ -54,9 +55,9 @@ at::Tensor faithfulnessMap(const model::VitModel& model, int head, int classInde
 // The class the head predicts for one image [1, 3, H, W] (the usual target of pixel flipping).
 int predictedClass(const model::VitModel& model, int head, const at::Tensor& pixels);
 
-// Both curves for every map kind asked for.
+// Both curves for every map kind asked for; progress per map, cancellable between forward passes.
 std::vector<FlipResult> pixelFlipping(const model::VitModel& model, int head, int classIndex, const at::Tensor& pixels, const std::vector<FaithfulnessMap>& maps,
-                                      const FlipOptions& options);
+                                      const FlipOptions& options, const JobControl& job = {});
 
 // Over images: the mean curves, mean areas and the mean ABPC with its SEM (ddof 1) per map kind, and
 // how many images have ABPC > 0. Every image must have the same maps and steps.

@@ -4,6 +4,10 @@
 #include <QDir>
 #include <QSet>
 #include <QSignalSpy>
+
+#include <qcustomplot.h>
+
+#include "FaithfulnessDialog.h"
 #include <QtTest/QtTest>
 
 #include "MainWindow.h"
@@ -54,6 +58,26 @@ private slots:
         const QImage shot = w.grab().toImage();
         QVERIFY(shot.save(QString(BIASSCOPE_SCREENSHOT_DIR) + "/main-window.png"));
         QVERIFY2(distinctColours(shot) > 50, "screenshot looks blank");
+
+        // pixel flipping of the same model, image and target, in a worker: both curves of every map kind
+        biasscope::ui::FaithfulnessDialog* d = w.openFaithfulness();
+        QVERIFY(d);
+        QSignalSpy flipped(d, &biasscope::ui::FaithfulnessDialog::finished);
+        d->start();
+        QVERIFY(d->running() || flipped.count() == 1);
+        QVERIFY(flipped.count() == 1 || flipped.wait(60000));
+        QVERIFY2(flipped.takeFirst().at(0).toBool(), qPrintable(d->statusText()));
+        QCOMPARE(d->results().size(), biasscope::explain::allFaithfulnessMaps().size());
+        QCOMPARE(d->plot()->graphCount(), 2 * static_cast<int>(biasscope::explain::allFaithfulnessMaps().size()));
+        QVERIFY2(d->statusText().contains("ABPC"), qPrintable(d->statusText()));
+        d->resize(900, 560);
+        QVERIFY(d->grab().save(QString(BIASSCOPE_SCREENSHOT_DIR) + "/pixel-flipping.png"));
+        // cancel: the previous curves stay
+        d->start();
+        d->cancel();
+        QVERIFY(flipped.wait(60000));
+        QCOMPARE(d->plot()->graphCount(), 2 * static_cast<int>(biasscope::explain::allFaithfulnessMaps().size()));
+        d->close();
     }
 
     void badModelIsReportedAndPreviousModelKept() {

@@ -35,7 +35,8 @@ void buildFaithfulnessFigure(QCustomPlot& plot, const QString& title, const std:
             g->setPen(pen);
             for (double v : *curve) lo = std::min(lo, v), hi = std::max(hi, v);
             if (!dashed) {
-                g->setName(QString("%1: ABPC %2 ± %3").arg(explain::toString(s.map)).arg(s.abpc, 0, 'g', 3).arg(s.abpcSem, 0, 'g', 2));
+                g->setName(std::isfinite(s.abpcSem) ? QString("%1: ABPC %2 ± %3").arg(explain::toString(s.map)).arg(s.abpc, 0, 'g', 3).arg(s.abpcSem, 0, 'g', 2)
+                                                    : QString("%1: ABPC %2").arg(explain::toString(s.map)).arg(s.abpc, 0, 'g', 3));
                 named.push_back(g);
             }
         }
