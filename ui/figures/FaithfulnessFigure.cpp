@@ -9,14 +9,8 @@
 namespace biasscope::ui {
 
 void buildFaithfulnessFigure(QCustomPlot& plot, const QString& title, const std::vector<explain::FaithfulnessSummary>& summary, const QString& caption) {
-    plot.clearPlottables();
-    plot.clearItems();
-    plot.plotLayout()->clear();
-    addWrappedText(plot, 0, title, QFont("sans", 11, QFont::Bold));
-    auto* body = new QCPLayoutGrid;
-    plot.plotLayout()->addElement(1, 0, body);
-    auto* rect = new QCPAxisRect(&plot);
-    body->addElement(0, 0, rect);
+    const auto frame = addSideLegendFrame(plot, title, "share of patches removed", "target logit (mean over images)");
+    auto* rect = frame.rect;
     auto* xa = rect->axis(QCPAxis::atBottom);
     auto* ya = rect->axis(QCPAxis::atLeft);
     static const QColor colours[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c), QColor(0x94, 0x67, 0xbd),
@@ -45,20 +39,7 @@ void buildFaithfulnessFigure(QCustomPlot& plot, const QString& title, const std:
     const double pad = std::max(1e-6, (hi - lo) * 0.05);
     xa->setRange(0, 1);
     ya->setRange(lo - pad, hi + pad);
-    xa->setLabel("share of patches removed");
-    ya->setLabel("target logit (mean over images)");
-    const QFont tick("sans", 8), label("sans", 9, QFont::Bold);
-    xa->setLabelFont(label);
-    ya->setLabelFont(label);
-    xa->setTickLabelFont(tick);
-    ya->setTickLabelFont(tick);
-    auto* legend = new QCPLegend;
-    body->addElement(0, 1, legend);
-    body->setColumnStretchFactor(1, 0.001);
-    legend->setLayer("legend");
-    legend->setFont(QFont("sans", 7));
-    legend->setBorderPen(Qt::NoPen);
-    for (auto* g : named) g->addToLegend(legend);
+    for (auto* g : named) g->addToLegend(frame.legend);
     addWrappedText(plot, 2,
                    "Solid: most relevant patches removed first (MoRF); dashed: least relevant first (LeRF). ABPC = area(LeRF) − area(MoRF), "
                    "mean ± SEM over images; larger is more faithful, random is the floor." +

@@ -58,4 +58,28 @@ HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QStr
     return {rect, scale};
 }
 
+SideLegendFrame addSideLegendFrame(QCustomPlot& plot, const QString& title, const QString& xLabel, const QString& yLabel) {
+    plot.clearPlottables();
+    plot.clearItems();
+    plot.plotLayout()->clear();
+    addWrappedText(plot, 0, title, QFont("sans", 10, QFont::Bold));
+    auto* body = new QCPLayoutGrid;
+    plot.plotLayout()->addElement(1, 0, body);
+    auto* rect = new QCPAxisRect(&plot);
+    body->addElement(0, 0, rect);
+    const QFont tick("sans", 8), label("sans", 9, QFont::Bold);
+    for (auto [axis, text] : {std::pair{rect->axis(QCPAxis::atBottom), xLabel}, std::pair{rect->axis(QCPAxis::atLeft), yLabel}}) {
+        axis->setLabel(text);
+        axis->setLabelFont(label);
+        axis->setTickLabelFont(tick);
+    }
+    auto* legend = new QCPLegend;
+    body->addElement(0, 1, legend);
+    body->setColumnStretchFactor(1, 0.001);
+    legend->setLayer("legend");
+    legend->setFont(QFont("sans", 7));
+    legend->setBorderPen(Qt::NoPen);
+    return {rect, legend};
+}
+
 }  // namespace biasscope::ui

@@ -9,6 +9,8 @@ class QCustomPlot;
 class QCPTextElement;
 class QCPAxisRect;
 class QCPColorScale;
+class QCPGraph;
+class QCPLegend;
 
 namespace biasscope::ui {
 
@@ -28,5 +30,15 @@ struct HeatmapFrame {
     QCPColorScale* scale;
 };
 HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QString& caption, const QString& scaleLabel);
+
+// The frame of the curve and scatter figures with a legend beside the axes (volcano, pixel flipping):
+// clears the plot; title (row 0); the axis rect and a borderless legend to its right (row 1, own grid);
+// axis labels 9 pt bold, ticks 8 pt. The caption goes to row 2 (addWrappedText) once the graphs exist;
+// add them to `legend` with QCPGraph::addToLegend.
+struct SideLegendFrame {
+    QCPAxisRect* rect;
+    QCPLegend* legend;
+};
+SideLegendFrame addSideLegendFrame(QCustomPlot& plot, const QString& title, const QString& xLabel, const QString& yLabel);
 
 }  // namespace biasscope::ui

@@ -12,14 +12,9 @@ double volcanoHeight(double q) { return -std::log10(std::max(q, 1e-300)); }
 
 void buildVolcanoFigure(QCustomPlot& plot, const QString& title, const std::vector<VolcanoPoint>& points, const std::optional<VolcanoPoint>& ringed,
                         const QString& ringedLabel, const QString& caption, double alpha) {
-    plot.clearPlottables();
-    plot.clearItems();
-    plot.plotLayout()->clear();
-    auto* rect = new QCPAxisRect(&plot);
-    addWrappedText(plot, 0, title, QFont("sans", 10, QFont::Bold));
-    auto* body = new QCPLayoutGrid;  // the axes, and the legend beside them: inside they would hide the strongest neurons
-    plot.plotLayout()->addElement(1, 0, body);
-    body->addElement(0, 0, rect);
+    // the legend beside the axes: inside them it would hide the strongest neurons
+    const auto frame = addSideLegendFrame(plot, title, "effect size d (signed: first minus second)", "−log10 q (BH)");
+    auto* rect = frame.rect;
     auto* xa = rect->axis(QCPAxis::atBottom);
     auto* ya = rect->axis(QCPAxis::atLeft);
     QVector<double> xs, ys, xn, yn;
@@ -55,23 +50,7 @@ void buildVolcanoFigure(QCustomPlot& plot, const QString& title, const std::vect
     line->setPen(QPen(QColor(120, 120, 120), 1, Qt::DashLine));
     xa->setRange(-xmax, xmax);
     ya->setRange(0, ymax);
-    xa->setLabel("effect size d (signed: first minus second)");
-    ya->setLabel("−log10 q (BH)");
-    const QFont tick("sans", 8), label("sans", 9, QFont::Bold);
-    xa->setLabelFont(label);
-    ya->setLabelFont(label);
-    xa->setTickLabelFont(tick);
-    ya->setTickLabelFont(tick);
-    auto* legend = new QCPLegend;
-    body->addElement(0, 1, legend);
-    body->setColumnStretchFactor(1, 0.001);
-    legend->setLayer("legend");
-    legend->setFont(QFont("sans", 7));
-    legend->setBorderPen(Qt::NoPen);
-    legend->setMaximumSize(legend->minimumOuterSizeHint());
-    for (int i = 0; i < plot.graphCount(); ++i) plot.graph(i)->addToLegend(legend);
-    legend->setMaximumSize(QWIDGETSIZE_MAX, QWIDGETSIZE_MAX);
-    legend->setMinimumSize(0, 0);
+    for (int i = 0; i < plot.graphCount(); ++i) plot.graph(i)->addToLegend(frame.legend);
     if (!caption.isEmpty()) addWrappedText(plot, 2, caption, QFont("sans", 7), QColor(70, 70, 70));
     plot.replot();
 }
