@@ -670,7 +670,12 @@ void StudyExplorer::onStoreLoaded(std::shared_ptr<study::StudyStore> store, cons
                              for (const auto& x : store_->siteNames()) s += (s.empty() ? "" : ", ") + x;
                              return s;
                          }()))
-                         .arg(explain::toString(st.relevance.rule), explain::toString(st.relevance.readout)));
+                         .arg(explain::toString(st.relevance.rule), explain::toString(st.relevance.readout)) +
+                     (store_->skipped().empty() ? QString()
+                                                : QString(" Warning: %1 unreadable record(s) left out, e.g. %2")
+                                                      .arg(store_->skipped().size())
+                                                      .arg(QString::fromStdString(store_->skipped().front()))));
+    status_->setStyleSheet(store_->skipped().empty() ? QString() : QString("QLabel { color: #8a5a00; }"));
     selectImage(0);
     applyPendingState();
     emit storeOpened(true);
@@ -738,6 +743,8 @@ void StudyExplorer::selectVolcanoFamily(const QString& family) {
 }
 
 QString StudyExplorer::neuronTestText() const { return neuronTestLabel_->text(); }
+
+QString StudyExplorer::statusText() const { return status_->text(); }
 
 void StudyExplorer::redrawVolcano() {
     volcanoPlot_->clearPlottables();

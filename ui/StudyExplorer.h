@@ -103,6 +103,7 @@ public:
     void selectVolcanoFamily(const QString& family);
     int volcanoPoints() const { return volcanoPoints_; }  // neurons drawn (finite q)
     QString neuronTestText() const;                       // the selected neuron's tests, as shown under its profile
+    QString statusText() const;                           // the status line (store summary, warnings, errors)
     void redrawAll();  // every plot of the current selection, synchronously (benchmarks)
 
 signals:

@@ -42,20 +42,27 @@ StudyStore::StudyStore(const std::string& storeDir, const JobControl& job) : dir
     for (std::size_t s = 0; s < study_.sets.size(); ++s)
         for (const auto& f : files[s]) {
             job.checkCancelled();
-            const auto rec = io::readSafetensorsSelected(f.string(), {"confidence"});
-            StoreImage im;
-            im.set = study_.sets[s].name;
-            im.condition = study_.sets[s].condition;
-            im.stem = f.stem().string();
-            im.record = f.string();
-            auto it = rec.metadata.find("image_file");
-            im.imageFile = it != rec.metadata.end() ? it->second : "";
-            im.confidence = rec.tensors.front().second.to(torch::kFloat64).item<double>();
-            if (!std::isfinite(im.confidence)) throw InputError(f.string() + ": confidence is NaN");
-            images_.push_back(std::move(im));
             ++done;
+            StoreImage im;
+            try {
+                const auto rec = io::readSafetensorsSelected(f.string(), {"confidence"});
+                im.set = study_.sets[s].name;
+                im.condition = study_.sets[s].condition;
+                im.stem = f.stem().string();
+                im.record = f.string();
+                auto it = rec.metadata.find("image_file");
+                im.imageFile = it != rec.metadata.end() ? it->second : "";
+                im.confidence = rec.tensors.front().second.to(torch::kFloat64).item<double>();
+                if (!std::isfinite(im.confidence)) throw InputError(f.string() + ": confidence is NaN");
+            } catch (const std::exception& e) {  // a corrupt record: left out and named, the rest opens
+                const std::string why = e.what();
+                skipped_.push_back(why.rfind(f.string(), 0) == 0 ? why : f.string() + ": " + why);
+                continue;
+            }
+            images_.push_back(std::move(im));
             job.report(static_cast<double>(done) / static_cast<double>(total), "reading the store: " + std::to_string(done) + " / " + std::to_string(total));
         }
+    if (images_.empty()) throw InputError(skipped_.front() + (skipped_.size() > 1 ? " (and every other record: " + std::to_string(skipped_.size()) + " unreadable)" : ""));
 }
 
 std::vector<std::string> StudyStore::targetNames() const {

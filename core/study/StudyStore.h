@@ -28,12 +28,15 @@ struct NeuronProfile {
 
 class StudyStore {
 public:
-    // Throws InputError naming the folder or record (no study.json, a set without records, ...).
+    // Throws InputError naming the folder (no study.json, no record at all, ...). A record that cannot be
+    // read (truncated, corrupt, NaN confidence) is left out and listed in skipped(): one bad file of a
+    // large store does not hide the rest (`study analyze` still refuses such a store).
     explicit StudyStore(const std::string& storeDir, const JobControl& job = {});
 
     const StudyDefinition& study() const { return study_; }
     const std::string& dir() const { return dir_; }
     const std::vector<StoreImage>& images() const { return images_; }
+    const std::vector<std::string>& skipped() const { return skipped_; }  // "<record>: <reason>", one per record left out
     std::vector<std::string> targetNames() const;
     std::vector<std::string> siteNames() const;
     std::vector<std::string> setNames() const;
@@ -53,6 +56,7 @@ private:
     std::string dir_;
     StudyDefinition study_;
     std::vector<StoreImage> images_;
+    std::vector<std::string> skipped_;
     mutable std::mutex mutex_;
     mutable std::map<std::string, at::Tensor> blocks_;
 };

@@ -279,6 +279,38 @@ private slots:
         QCOMPARE(e->visibleImages(), 40);
     }
 
+    void opensAStoreWithOneTruncatedRecord() {
+        // a copy of the store with one record cut short: the other 39 open, the status names the one left out
+        const fs::path copy = fs::path(tmp_.path().toStdString()) / "truncated-store";
+        fs::remove_all(copy);
+        fs::copy(store_.toStdString(), copy, fs::copy_options::recursive);
+        fs::path victim;
+        for (const auto& e : fs::recursive_directory_iterator(copy / "relevance"))
+            if (e.path().extension() == ".safetensors") {
+                victim = e.path();
+                break;
+            }
+        QVERIFY(!victim.empty());
+        fs::resize_file(victim, fs::file_size(victim) / 2);
+        ui::StudyExplorer e;
+        QSignalSpy opened(&e, &ui::StudyExplorer::storeOpened);
+        e.openStore(QString::fromStdString(copy.string()));
+        QVERIFY(opened.wait(30000));
+        QVERIFY(opened.takeFirst().at(0).toBool());
+        QCOMPARE(e.visibleImages(), 39);
+        QVERIFY2(e.statusText().contains("Warning: 1 unreadable record(s) left out") && e.statusText().contains(QString::fromStdString(victim.filename().string())),
+                 qPrintable(e.statusText()));
+        // every record unreadable: refused with the first one's reason
+        for (const auto& f : fs::recursive_directory_iterator(copy / "relevance"))
+            if (f.path().extension() == ".safetensors") fs::resize_file(f.path(), 10);
+        try {
+            study::StudyStore s(copy.string());
+            QFAIL("a store of unreadable records opened");
+        } catch (const InputError& ex) {
+            QVERIFY2(std::string(ex.what()).find("every other record: 40 unreadable") != std::string::npos, ex.what());
+        }
+    }
+
     void runsAStudyInTheBackgroundAndCancels() {
         ui::StudyExplorer e;
         const QString studyFile = tmp_.filePath("study.json");
