@@ -60,10 +60,14 @@ namespace biasscope::ui {
 class ImageListModel : public QAbstractListModel {
 public:
     explicit ImageListModel(QObject* parent) : QAbstractListModel(parent) {}
+    // A new store starts unfiltered, as the set and confidence controls are reset with it (the filter of
+    // the store before used to stay, while the controls showed "all sets" and 0.00).
     void setStore(std::shared_ptr<study::StudyStore> s, double threshold) {
         beginResetModel();
         store_ = std::move(s);
         threshold_ = threshold;
+        set_.clear();
+        min_ = 0;
         thumbs_.clear();
         pending_.clear();
         refilter();

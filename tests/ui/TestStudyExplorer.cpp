@@ -300,6 +300,17 @@ private slots:
         QCOMPARE(e.visibleImages(), 39);
         QVERIFY2(e.statusText().contains("Warning: 1 unreadable record(s) left out") && e.statusText().contains(QString::fromStdString(victim.filename().string())),
                  qPrintable(e.statusText()));
+        // filtered, then another store: the controls reset and so does the grid
+        e.setSetFilter("male");
+        e.setMinConfidence(0.5);
+        QVERIFY(e.visibleImages() < 10);
+        e.openStore(store_);
+        QVERIFY(opened.wait(30000));
+        QVERIFY(opened.takeFirst().at(0).toBool());
+        QCOMPARE(e.saveState().minConfidence, 0.0);
+        QCOMPARE(e.saveState().setFilter, QString());
+        QCOMPARE(e.visibleImages(), 40);
+        QVERIFY(!e.statusText().contains("Warning"));
         // every record unreadable: refused with the first one's reason
         for (const auto& f : fs::recursive_directory_iterator(copy / "relevance"))
             if (f.path().extension() == ".safetensors") fs::resize_file(f.path(), 10);
