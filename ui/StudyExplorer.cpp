@@ -526,7 +526,11 @@ StudyExplorer::StudyExplorer(QWidget* parent)
         if (!r || heat_.empty()) return;
         const int x = static_cast<int>(std::floor(r->axis(QCPAxis::atBottom)->pixelToCoord(e->pos().x())));
         const int y = static_cast<int>(std::floor(r->axis(QCPAxis::atLeft)->pixelToCoord(e->pos().y())));
-        if (x < 0 || y < 0 || x >= heatW_ || y >= heatH_) return;
+        if (x < 0 || y < 0 || x >= heatW_ || y >= heatH_) {  // off the map: no stale value
+            cursor_.clear();
+            cursorLabel_->clear();
+            return;
+        }
         cursor_ = QString("pixel (%1, %2): relevance %3 (limit ±%4)").arg(x).arg(y).arg(heat_[static_cast<std::size_t>(y * heatW_ + x)], 0, 'g', 4).arg(heatLimit_, 0, 'g', 3);
         cursorLabel_->setText(cursor_);
     });
@@ -946,6 +950,8 @@ void StudyExplorer::requestSetLimit() {
 }
 
 void StudyExplorer::redrawRelevance() {
+    cursor_.clear();  // the value under the cursor belonged to the map drawn before
+    cursorLabel_->clear();
     if (!store_ || image_ < 0) return;
     const auto& im = store_->images()[static_cast<std::size_t>(image_)];
     const std::string target = targetBox_->currentText().toStdString();

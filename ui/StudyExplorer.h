@@ -99,6 +99,7 @@ public:
     QCustomPlot* neuronPlot() const { return neuronPlot_; }
     QCustomPlot* tokenPlot() const { return tokenPlot_; }
     QCustomPlot* volcanoPlot() const { return volcanoPlot_; }
+    QCustomPlot* relevancePlot() const { return relevancePlot_; }
     QStringList volcanoFamilies() const;
     void selectVolcanoFamily(const QString& family);
     int volcanoPoints() const { return volcanoPoints_; }  // neurons drawn (finite q)

@@ -96,6 +96,20 @@ private slots:
         e->selectImage(13);
         QCOMPARE(e->currentImage(), 13);
         QVERIFY(e->heatLimit() > 0);
+        // the value under the cursor, and none once another image is drawn (it used to stay from the one before)
+        {
+            QTest::qWait(50);
+            QCustomPlot* plot = e->relevancePlot();
+            plot->replot();
+            QCPAxisRect* r = plot->axisRects().first();
+            const QPoint at(static_cast<int>(r->axis(QCPAxis::atBottom)->coordToPixel(3.5)), static_cast<int>(r->axis(QCPAxis::atLeft)->coordToPixel(4.5)));
+            QMouseEvent move(QEvent::MouseMove, QPointF(at), plot->mapToGlobal(QPointF(at)), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+            QCoreApplication::sendEvent(plot, &move);
+            QVERIFY2(e->cursorText().startsWith("pixel (3, 4)"), qPrintable(e->cursorText()));
+            e->selectImage(14);
+            QVERIFY(e->cursorText().isEmpty());
+            e->selectImage(13);
+        }
         QCOMPARE(e->layerTopKRows(), 2 * 5);  // 2 layers x top-5
         // the token grid reads like the image: patch row 0 drawn at the top, its tick 0 there too
         {
