@@ -1,6 +1,7 @@
 #include "figures/FigureText.h"
 
 #include <QFontMetrics>
+#include <utility>
 #include <qcustomplot.h>
 
 namespace biasscope::ui {
@@ -32,7 +33,11 @@ QCPTextElement* addWrappedText(QCustomPlot& plot, int row, const QString& text, 
     return el;
 }
 
-HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QString& caption, const QString& scaleLabel) {
+namespace {
+
+// Clears the plot; the title in row 0; a grid in row 1 (so title and caption span the full width) with
+// an axis rect in its first cell.
+std::pair<QCPLayoutGrid*, QCPAxisRect*> titledBody(QCustomPlot& plot, const QString& title) {
     plot.clearPlottables();
     plot.clearItems();
     plot.plotLayout()->clear();
@@ -41,6 +46,13 @@ HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QStr
     plot.plotLayout()->addElement(1, 0, body);
     auto* rect = new QCPAxisRect(&plot);
     body->addElement(0, 0, rect);
+    return {body, rect};
+}
+
+}  // namespace
+
+HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QString& caption, const QString& scaleLabel) {
+    const auto [body, rect] = titledBody(plot, title);
     auto* scale = new QCPColorScale(&plot);
     body->addElement(0, 1, scale);
     scale->axis()->setLabel(scaleLabel);
@@ -59,14 +71,7 @@ HeatmapFrame addHeatmapFrame(QCustomPlot& plot, const QString& title, const QStr
 }
 
 SideLegendFrame addSideLegendFrame(QCustomPlot& plot, const QString& title, const QString& xLabel, const QString& yLabel) {
-    plot.clearPlottables();
-    plot.clearItems();
-    plot.plotLayout()->clear();
-    addWrappedText(plot, 0, title, QFont("sans", 10, QFont::Bold));
-    auto* body = new QCPLayoutGrid;
-    plot.plotLayout()->addElement(1, 0, body);
-    auto* rect = new QCPAxisRect(&plot);
-    body->addElement(0, 0, rect);
+    const auto [body, rect] = titledBody(plot, title);
     const QFont tick("sans", 8), label("sans", 9, QFont::Bold);
     for (auto [axis, text] : {std::pair{rect->axis(QCPAxis::atBottom), xLabel}, std::pair{rect->axis(QCPAxis::atLeft), yLabel}}) {
         axis->setLabel(text);
