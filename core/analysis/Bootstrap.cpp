@@ -149,12 +149,7 @@ BootstrapCi intervals(double estimate, std::vector<double> distribution, const s
 
 double percentileLinear(std::vector<double> x, double q) {
     if (x.empty()) return kNaN;
-    if (!std::is_sorted(x.begin(), x.end())) std::sort(x.begin(), x.end());
-    const double h = (static_cast<double>(x.size()) - 1) * std::clamp(q, 0.0, 100.0) / 100.0;
-    const std::size_t lo = static_cast<std::size_t>(std::floor(h));
-    const std::size_t hi = std::min(lo + 1, x.size() - 1);
-    const double frac = h - static_cast<double>(lo);
-    return x[lo] + frac * (x[hi] - x[lo]);
+    return quantilesLinear(x, {q / 100.0})[0];
 }
 
 std::vector<std::vector<int>> bootstrapIndices(int n, int resamples, std::uint64_t seed) {
