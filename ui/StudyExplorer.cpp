@@ -754,6 +754,8 @@ QString StudyExplorer::neuronTestText() const { return neuronTestLabel_->text();
 
 QString StudyExplorer::statusText() const { return status_->text(); }
 
+QString StudyExplorer::conservationText() const { return lastConservation_; }
+
 void StudyExplorer::redrawVolcano() {
     volcanoPlot_->clearPlottables();
     volcanoPlot_->clearItems();
@@ -952,6 +954,7 @@ void StudyExplorer::requestSetLimit() {
 void StudyExplorer::redrawRelevance() {
     cursor_.clear();  // the value under the cursor belonged to the map drawn before
     cursorLabel_->clear();
+    lastConservation_.clear();
     if (!store_ || image_ < 0) return;
     const auto& im = store_->images()[static_cast<std::size_t>(image_)];
     const std::string target = targetBox_->currentText().toStdString();
@@ -981,7 +984,21 @@ void StudyExplorer::redrawRelevance() {
     o.alpha = alphaSlider_->value() / 100.0;
     o.grayscale = grayBox_->isChecked();
     o.smooth = smoothBox_->isChecked();
-    const QString caption = rgb.isNull() ? "image file not found: " + QString::fromStdString(im.imageFile) + " (heatmap on white)" : QString();
+    QString caption = rgb.isNull() ? "image file not found: " + QString::fromStdString(im.imageFile) + " (heatmap on white)" : QString();
+    try {  // where the logit went (records of earlier versions hold no accounting)
+        if (const auto c = store_->conservation(static_cast<std::size_t>(image_), target)) {
+            const auto& rel = store_->study().relevance;
+            const bool conservative = rel.rule == explain::AttentionRule::CP && !rel.gamma.enabled;
+            caption += (caption.isEmpty() ? "" : " ") + QString("Logit %1 = pixels %2 + CLS %3 + position %4 + biases %5, gap %6 %.")
+                                                          .arg(c->logit, 0, 'g', 4).arg(c->pixels, 0, 'g', 4).arg(c->cls, 0, 'g', 3).arg(c->position, 0, 'g', 3)
+                                                          .arg(c->biases, 0, 'g', 3).arg(100 * c->relativeGap, 0, 'g', 2) +
+                       (conservative && c->relativeGap > 1e-3 ? " Warning: CP-LRP without Gamma should conserve the logit."
+                                                              : conservative ? QString() : QString(" (%1 does not conserve it by design.)").arg(explain::toString(rel.rule)));
+            lastConservation_ = caption;
+        }
+    } catch (const std::exception& e) {
+        caption += QString(" (accounting unreadable: %1)").arg(QString::fromUtf8(e.what()));
+    }
     heatLimit_ = buildInputOverlayFigure(*relevancePlot_, QString("%1 · %2 (%3, conf. %4)").arg(QString::fromStdString(im.stem), QString::fromStdString(target),
                                                                                               QString::fromStdString(im.set))
                                                               .arg(im.confidence, 0, 'f', 2),

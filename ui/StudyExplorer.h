@@ -105,6 +105,7 @@ public:
     int volcanoPoints() const { return volcanoPoints_; }  // neurons drawn (finite q)
     QString neuronTestText() const;                       // the selected neuron's tests, as shown under its profile
     QString statusText() const;                           // the status line (store summary, warnings, errors)
+    QString conservationText() const;                     // the heatmap caption's accounting of the logit (empty without one)
     void redrawAll();  // every plot of the current selection, synchronously (benchmarks)
 
 signals:
@@ -132,6 +133,7 @@ private:
     std::shared_ptr<const study::NeuronProfile> profile_;
     std::shared_ptr<const study::NeuronTestIndex> neuronTests_;
     QString neuronTestsError_;
+    QString lastConservation_;
     std::vector<int> volcanoRows_;  // cells (layer * neurons + neuron) of the shown family that are drawn
     int volcanoPoints_ = 0;
     QString profileLabel_;

@@ -11,6 +11,7 @@
 #include "Commands.h"
 #include "StudyFigures.h"
 #include "common/Error.h"
+#include "explain/RelevanceEngine.h"
 #include "io/Safetensors.h"
 #include "io/Sha256.h"
 
@@ -73,11 +74,20 @@ void run(const FigureArgs& a) {
         in.target = target;
         in.imageFile = image;
         in.input = toMap(t.at(target + "/input"), a.record + " '" + target + "/input'");
+        auto isSite = [](const std::string& name) {  // "<target>/input" and "<target>/accounting" are not sites
+            try {
+                explain::parseSite(name);
+                return true;
+            } catch (const std::exception&) {
+                return false;
+            }
+        };
         for (const auto& [k, v] : t) {
             if (k.rfind(target + "/", 0) != 0 || k == target + "/input") continue;
             std::string site = k.substr(target.size() + 1);
             const bool tokens = site.size() > 7 && site.compare(site.size() - 7, 7, "_tokens") == 0;
             if (tokens) site = site.substr(0, site.size() - 7);
+            if (!isSite(site)) continue;
             if (!a.sites.empty() && std::find(a.sites.begin(), a.sites.end(), site) == a.sites.end()) continue;
             (tokens ? in.tokens : in.neurons)[site] = toMap(v, a.record + " '" + k + "'");
         }
@@ -85,7 +95,7 @@ void run(const FigureArgs& a) {
             if (!in.neurons.count(s) && !in.tokens.count(s)) {
                 std::string stored;
                 for (const auto& [k, v] : t)
-                    if (k.rfind(target + "/", 0) == 0 && k != target + "/input" && k.find("_tokens") == std::string::npos)
+                    if (k.rfind(target + "/", 0) == 0 && isSite(k.substr(target.size() + 1)))
                         stored += (stored.empty() ? "" : ", ") + k.substr(target.size() + 1);
                 throw InputError("--site " + s + ": not stored for target '" + target + "' in " + a.record + " (stored: " + stored + ")");
             }

@@ -16,6 +16,11 @@ std::vector<std::pair<std::string, at::Tensor>> relevanceTensors(const Relevance
 void appendTargetTensors(const RelevanceResult& result, std::size_t t, const std::string& p, std::vector<std::pair<std::string, at::Tensor>>& out) {
     const auto ti = static_cast<std::int64_t>(t);
     out.emplace_back(p + "input", result.inputHeatmap[ti].to(torch::kCPU).to(torch::kFloat32));
+    if (result.pixelRelevance.defined())  // where the logit went: [logit, pixels, CLS, position, biases] (docs/relevance.md)
+        out.emplace_back(p + "accounting", torch::stack({result.targetLogit[ti], result.pixelRelevance[ti], result.clsRelevance[ti], result.positionRelevance[ti],
+                                                         result.biasRelevance[ti]})
+                                               .to(torch::kCPU)
+                                               .to(torch::kFloat64));
     for (const auto& s : result.sites) {
         out.emplace_back(p + toString(s.site), s.perNeuron[ti].to(torch::kCPU).to(torch::kFloat32));
         out.emplace_back(p + toString(s.site) + "_tokens", s.perToken[ti].to(torch::kCPU).to(torch::kFloat32));

@@ -24,6 +24,7 @@
 #include "study/NeuronTestTable.h"
 #include "study/StudyDefinition.h"
 #include "study/StudyRunner.h"
+#include "study/StudyStore.h"
 
 namespace biasscope::study {
 
@@ -45,6 +46,8 @@ struct LoadedSet {
     const ImageSetSpec* spec = nullptr;
     std::vector<std::string> imageNames;
     std::vector<double> confidence;
+    // per image and target (targetOrder): [logit, pixels, CLS, position, biases], empty where the record has none
+    std::vector<std::vector<std::vector<double>>> accounting;
     std::map<std::string, SetSite> sites;  // site name -> tensor
 };
 
@@ -133,6 +136,17 @@ LoadedSet loadSet(const std::string& storeDir, const ImageSetSpec& spec, const s
         auto get = [&rec](const std::string& key) -> const at::Tensor& { return rec.get(key); };
         set.imageNames.push_back(f.stem().string());
         set.confidence.push_back(rec.confidence());
+        set.accounting.emplace_back();
+        for (const auto& target : targetOrder) {
+            const auto it = rec.tensors.find(target + "/accounting");
+            std::vector<double> a;
+            if (it != rec.tensors.end()) {
+                const at::Tensor t = it->second.to(torch::kFloat64).contiguous();
+                if (t.numel() != 5) throw InputError(f.string() + ": '" + target + "/accounting' has " + std::to_string(t.numel()) + " values, expected 5");
+                a.assign(t.data_ptr<double>(), t.data_ptr<double>() + 5);
+            }
+            set.accounting.back().push_back(std::move(a));
+        }
         for (const auto& site : sites) {
             SetSite& ss = set.sites[site];
             for (const auto& target : targetOrder) {
@@ -485,6 +499,43 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
         }
     }
     write("similarity.csv", sim.str());
+
+    // where each target's logit went (pixels, CLS, position embedding, biases): exact for CP-LRP without Gamma
+    {
+        const bool conservative = study.relevance.rule == explain::AttentionRule::CP && !study.relevance.gamma.enabled;
+        std::ostringstream cons;
+        cons << "set,image,target,logit,pixels,cls,position,biases,gap,relative_gap\n";
+        int broken = 0, missing = 0;
+        std::string worst;
+        double worstGap = 0;
+        for (const auto& s : sets) {
+            std::vector<std::string> order = labels;
+            order.push_back(s.spec->referenceTarget);
+            for (std::size_t i = 0; i < s.imageNames.size(); ++i)
+                for (std::size_t t = 0; t < order.size(); ++t) {
+                    const auto& a = s.accounting[i][t];
+                    if (a.empty()) {
+                        ++missing;
+                        continue;
+                    }
+                    const Conservation c = conservationOf(a);
+                    const double rel = c.relativeGap;
+                    cons << s.spec->name << "," << csvField(s.imageNames[i]) << "," << csvField(order[t]);
+                    for (double v : a) cons << "," << num(v);
+                    cons << "," << num(c.gap) << "," << num(rel) << "\n";
+                    if (conservative && rel > 1e-3) {
+                        ++broken;
+                        if (rel > worstGap) worstGap = rel, worst = s.spec->name + "/" + s.imageNames[i] + " (" + order[t] + ")";
+                    }
+                }
+        }
+        write("conservation.csv", cons.str());
+        if (missing > 0)
+            report.warnings.push_back(std::to_string(missing) + " image x target records hold no accounting (stored by an earlier BiasScope): not in conservation.csv");
+        if (broken > 0)
+            report.warnings.push_back("conservation broken in " + std::to_string(broken) + " image x target(s): pixels + CLS + position + biases differ from the logit by more "
+                                      "than 0.1 % (worst " + num(worstGap * 100) + " %, " + worst + "); CP-LRP without Gamma should conserve it");
+    }
 
     // t-test families with the published joint BH: pooled (as published), then one value per image
     for (const auto& [condition, members] : byCondition)

@@ -92,6 +92,21 @@ at::Tensor StudyStore::tensor(std::size_t image, const std::string& key) const {
     }
 }
 
+Conservation conservationOf(const std::vector<double>& a) {
+    if (a.size() != 5) throw InputError("an accounting has " + std::to_string(a.size()) + " values, expected 5 (logit, pixels, CLS, position, biases)");
+    Conservation c{a[0], a[1], a[2], a[3], a[4], 0, 0};
+    c.gap = c.logit - (c.pixels + c.cls + c.position + c.biases);
+    c.relativeGap = std::fabs(c.gap) / std::max(std::fabs(c.logit), 1e-12);
+    return c;
+}
+
+std::optional<Conservation> StudyStore::conservation(std::size_t image, const std::string& target) const {
+    if (image >= images_.size()) return std::nullopt;
+    if (!io::readSafetensorsHeader(images_[image].record).find(target + "/accounting")) return std::nullopt;
+    const at::Tensor t = io::readSafetensorsSelected(images_[image].record, {target + "/accounting"}).tensors.front().second.to(torch::kFloat64).contiguous();
+    return conservationOf(std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel()));
+}
+
 at::Tensor StudyStore::normalisedNeurons(std::size_t image, const std::string& target, const std::string& site) const {
     return normaliseLayers(tensor(image, target + "/" + site));
 }

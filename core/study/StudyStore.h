@@ -5,6 +5,7 @@
 // features] block of a target and site is read once and kept). Values are normalised as the
 // analysis normalises them: each layer's vector divided by its absolute maximum.
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -26,6 +27,13 @@ struct NeuronProfile {
     std::vector<int> rank;     // per image: 1-based rank of the neuron by |value| within its layer
 };
 
+// Where one target's logit went (records store "<target>/accounting" = [logit, pixels, CLS, position,
+// biases]): gap = logit - (pixels + CLS + position + biases); CP-LRP without Gamma conserves it (gap ~ 0).
+struct Conservation {
+    double logit = 0, pixels = 0, cls = 0, position = 0, biases = 0, gap = 0, relativeGap = 0;  // relativeGap = |gap| / |logit|
+};
+Conservation conservationOf(const std::vector<double>& accounting);  // the 5 values; throws InputError otherwise
+
 class StudyStore {
 public:
     // Throws InputError naming the folder (no study.json, no record at all, ...). A record that cannot be
@@ -43,6 +51,8 @@ public:
     // One record's tensor: "<target>/input" [H, W], "<target>/<site>" [layers, features],
     // "<target>/<site>_tokens" [layers, tokens], "confidence", "logits/<head>".
     at::Tensor tensor(std::size_t image, const std::string& key) const;
+    // The target's accounting in image's record; nullopt for records stored before it was kept.
+    std::optional<Conservation> conservation(std::size_t image, const std::string& target) const;
     // [layers, features] of one image, normalised per layer (abs max 1).
     at::Tensor normalisedNeurons(std::size_t image, const std::string& target, const std::string& site) const;
     // One neuron across every image (the target/site block is read on first use).

@@ -96,6 +96,9 @@ private slots:
         e->selectImage(13);
         QCOMPARE(e->currentImage(), 13);
         QVERIFY(e->heatLimit() > 0);
+        // where the logit went, under the heatmap (CP-LRP without Gamma: conserved)
+        QVERIFY2(e->conservationText().contains("Logit ") && e->conservationText().contains(" = pixels ") && !e->conservationText().contains("Warning"),
+                 qPrintable(e->conservationText()));
         // the value under the cursor, and none once another image is drawn (it used to stay from the one before)
         {
             QTest::qWait(50);

@@ -145,10 +145,22 @@ private slots:
             QVERIFY(families.count("independent · " + study.sets[0].condition + " · final · reference (" + study.sets[0].referenceTarget + " / " +
                                    study.sets[1].referenceTarget + ")"));
         }
+        {  // where each logit went: one row per image x target (2 labels + the set's reference), conserved by CP-LRP without Gamma
+            std::ifstream in(root / "analysis/conservation.csv");
+            const auto rows = io::parseCsv(std::string((std::istreambuf_iterator<char>(in)), {}), "conservation.csv");
+            QCOMPARE(rows.size(), std::size_t{1 + 6 * 3});
+            QCOMPARE(rows[0].back(), std::string("relative_gap"));
+            for (std::size_t r = 1; r < rows.size(); ++r) {
+                const double logit = std::stod(rows[r][3]), sum = std::stod(rows[r][4]) + std::stod(rows[r][5]) + std::stod(rows[r][6]) + std::stod(rows[r][7]);
+                QVERIFY2(std::fabs(logit - sum) <= 1e-4 * std::max(1.0, std::fabs(logit)), rows[r][1].c_str());
+                QVERIFY(std::stod(rows[r][9]) < 1e-3);
+            }
+            for (const auto& w : rep.warnings) QVERIFY2(w.find("conservation") == std::string::npos, w.c_str());
+        }
         QVERIFY(lines(root / "analysis/sweep_consistency.csv", "confidence_threshold,0,") > 0);  // the study's own threshold is a point
         QVERIFY(lines(root / "analysis/sweep_tests.csv", "top_k,") > 0);
         study::analyzeStudy(s0.outDir, (root / "analysis-sharded").string(), ao);
-        for (const char* f : {"ttests.csv", "similarity.csv", "consistency.csv", "confidence.csv", "neuron_tests.safetensors", "neuron_tests_significant.csv", "sweep_consistency.csv", "sweep_tests.csv"}) {
+        for (const char* f : {"ttests.csv", "similarity.csv", "consistency.csv", "confidence.csv", "conservation.csv", "neuron_tests.safetensors", "neuron_tests_significant.csv", "sweep_consistency.csv", "sweep_tests.csv"}) {
             std::ifstream a(root / "analysis" / f), b(root / "analysis-sharded" / f);
             const std::string x((std::istreambuf_iterator<char>(a)), {}), y((std::istreambuf_iterator<char>(b)), {});
             QVERIFY2(x == y, f);
