@@ -988,7 +988,7 @@ void StudyExplorer::redrawRelevance() {
     try {  // where the logit went (records of earlier versions hold no accounting)
         if (const auto c = store_->conservation(static_cast<std::size_t>(image_), target)) {
             const auto& rel = store_->study().relevance;
-            const bool conservative = rel.rule == explain::AttentionRule::CP && !rel.gamma.enabled;
+            const bool conservative = explain::conservesLogit(rel);
             caption += (caption.isEmpty() ? "" : " ") + QString("Logit %1 = pixels %2 + CLS %3 + position %4 + biases %5, gap %6 %.")
                                                           .arg(c->logit, 0, 'g', 4).arg(c->pixels, 0, 'g', 4).arg(c->cls, 0, 'g', 3).arg(c->position, 0, 'g', 3)
                                                           .arg(c->biases, 0, 'g', 3).arg(100 * c->relativeGap, 0, 'g', 2) +

@@ -43,6 +43,10 @@ struct RelevanceOptions {
     bool accounting = true;      // also compute where the relevance went (pixels, CLS, position, biases)
 };
 
+// Whether the rules conserve the logit (pixels + CLS + position + biases = logit): CP-LRP without Gamma.
+// AttnLRP (the softmax rule) and Gamma do not, by design.
+inline bool conservesLogit(const RelevanceOptions& o) { return o.rule == AttentionRule::CP && !o.gamma.enabled; }
+
 struct Target {
     int head = 0;    // index into VitModel::heads
     int classIndex = 0;

@@ -502,7 +502,7 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
 
     // where each target's logit went (pixels, CLS, position embedding, biases): exact for CP-LRP without Gamma
     {
-        const bool conservative = study.relevance.rule == explain::AttentionRule::CP && !study.relevance.gamma.enabled;
+        const bool conservative = explain::conservesLogit(study.relevance);
         std::ostringstream cons;
         cons << "set,image,target,logit,pixels,cls,position,biases,gap,relative_gap\n";
         int broken = 0, missing = 0;
@@ -627,10 +627,12 @@ AnalysisReport analyzeStudy(const std::string& storeDir, const std::string& outD
         std::ostringstream sc, stt;
         sc << "parameter,value,set,site,layer,images,consistency_percent\n";
         stt << "parameter,value,family,group,site,tests,valid,significant\n";
+        std::map<int, std::vector<RankedSet>> rankedByK;  // the ranking depends on k only: once per k, not per threshold point
         auto point = [&](const std::string& parameter, double value, double th, int kk) {
-            std::vector<RankedSet> ranked;
-            for (const auto& s : sets) ranked.push_back(rankFull(s, sites, L, kk, opt.rankBy));
-            for (const auto& r : ranked) {
+            auto [it, added] = rankedByK.try_emplace(kk);
+            if (added)
+                for (const auto& s : sets) it->second.push_back(rankFull(s, sites, L, kk, opt.rankBy));
+            for (const auto& r : it->second) {
                 std::vector<int> pass;
                 for (std::size_t i = 0; i < r.confidence.size(); ++i)
                     if (r.confidence[i] >= th) pass.push_back(static_cast<int>(i));
