@@ -81,8 +81,6 @@ double pooledD(const Moments& x, const Moments& y) {
     return (x.mean() - y.mean()) / std::sqrt(((x.n - 1) * x.var() + (y.n - 1) * y.var()) / (x.n + y.n - 2));
 }
 
-double signedD(const TTestResult& r) { return r.meanX >= r.meanY ? r.cohenD : -r.cohenD; }
-
 using MomentPairs = std::vector<std::pair<std::vector<Moments>, std::vector<Moments>>>;  // per test: x's and y's per-image moments
 
 // counts(b, i): how often observation i is drawn in resample b
@@ -184,7 +182,7 @@ std::vector<LabelTest> pairedLabelTests(const RelevanceTensorView& v, const std:
                 t.label2 = labels[b];
                 t.layer = layer;
                 t.result = pairedTTest(sampleOf(groups[a], o.unit), sampleOf(groups[b], o.unit));
-                t.d = signedD(t.result);
+                t.d = signedCohenD(t.result);
                 out.push_back(std::move(t));
                 if (o.effectCi) moments.emplace_back(momentsOf(groups[a], o.unit), momentsOf(groups[b], o.unit));
             }
@@ -212,7 +210,7 @@ std::vector<LabelTest> independentLabelTests(const RelevanceTensorView& male, co
             t.label1 = labels[li];
             t.layer = layer;
             t.result = independentTTest(sampleOf(x[li], o.unit), sampleOf(y[li], o.unit));
-            t.d = signedD(t.result);
+            t.d = signedCohenD(t.result);
             out.push_back(std::move(t));
             if (o.effectCi) moments.emplace_back(momentsOf(x[li], o.unit), momentsOf(y[li], o.unit));
         }

@@ -24,7 +24,7 @@ void finish(std::vector<NeuronTest>& tests, double alpha) {
     std::vector<double> p;
     p.reserve(tests.size());
     for (auto& t : tests) {
-        t.d = t.result.meanX >= t.result.meanY ? t.result.cohenD : -t.result.cohenD;
+        t.d = signedCohenD(t.result);
         p.push_back(t.result.p);
     }
     const FdrResult fdr = benjaminiHochberg(p, alpha);

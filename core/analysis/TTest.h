@@ -31,4 +31,7 @@ TTestResult studentTTest(const std::vector<double>& x, const std::vector<double>
 TTestResult welchTTest(const std::vector<double>& x, const std::vector<double>& y);
 TTestResult oneSampleTTest(const std::vector<double>& x, double popmean = 0.0);
 
+// |d| with the sign of meanX - meanY (the effect sizes of the per-image and per-neuron tests).
+inline double signedCohenD(const TTestResult& r) { return r.meanX >= r.meanY ? r.cohenD : -r.cohenD; }
+
 }  // namespace biasscope::analysis
